@@ -1,0 +1,160 @@
+"""Compatibility fixes for the pinned OpenMMLab stack on modern PyTorch.
+
+Every upstream breakage that mmwsss works around is handled here, once:
+
+* ``mmcv._ext`` missing (``mmcv-lite``): :func:`install_mmcv_ext_shim` installs
+  a placeholder module so that the pure-PyTorch code paths of mmseg and
+  mmpretrain import. Calling a compiled op then raises
+  :class:`MissingMMCVOpError`, naming the op and how to install full mmcv.
+  The shim is never installed when the real extension can be imported.
+* ``torch.load(weights_only=True)`` default of torch >= 2.6 rejects MMEngine
+  checkpoints (they pickle numpy arrays, ``HistoryBuffer`` ...):
+  :func:`patch_checkpoint_loading` re-registers MMEngine's local-file loader
+  with ``weights_only=False``. Only local files are affected; load only
+  checkpoints you trust.
+* ``--launcher pytorch`` on a machine without CUDA: MMEngine calls
+  ``torch.cuda.set_device`` and uses NCCL. :func:`init_cpu_distributed`
+  initialises a gloo process group before the Runner exists (the Runner then
+  skips its own ``init_dist``), and :func:`cpu_ddp_wrapper_cfg` drops the CUDA
+  ``device_ids`` MMEngine passes to ``DistributedDataParallel``.
+"""
+import importlib
+import importlib.util
+import os
+import sys
+import types
+from typing import Optional
+
+import torch
+
+__all__ = [
+    'MissingMMCVOpError', 'has_real_mmcv_ext', 'install_mmcv_ext_shim',
+    'patch_checkpoint_loading', 'init_cpu_distributed', 'cpu_ddp_wrapper_cfg',
+    'apply_all'
+]
+
+FULL_MMCV_HINT = (
+    'Install full mmcv with compiled ops: '
+    '`MMCV_WITH_OPS=1 pip install --no-build-isolation mmcv==2.1.0` '
+    '(about 40 min on 2 CPU cores; see README "Full mmcv").')
+
+
+class MissingMMCVOpError(RuntimeError):
+    """Raised when a compiled mmcv op is used but only mmcv-lite is present."""
+
+
+class _MissingExtModule(types.ModuleType):
+    """Stand-in for ``mmcv._ext``; any attribute is a function that raises."""
+
+    _mmwsss_shim = True
+
+    def __getattr__(self, name: str):
+        if name.startswith('__'):
+            raise AttributeError(name)
+
+        def _missing_op(*args, **kwargs):
+            raise MissingMMCVOpError(
+                f'mmcv compiled op "{name}" is not available: this '
+                f'environment has mmcv-lite (no mmcv._ext). {FULL_MMCV_HINT}')
+
+        _missing_op.__name__ = name
+        return _missing_op
+
+
+def has_real_mmcv_ext() -> bool:
+    """Whether a real compiled ``mmcv._ext`` can be imported."""
+    mod = sys.modules.get('mmcv._ext')
+    if mod is not None:
+        return not getattr(mod, '_mmwsss_shim', False)
+    try:
+        return importlib.util.find_spec('mmcv._ext') is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def install_mmcv_ext_shim() -> bool:
+    """Provide a placeholder ``mmcv._ext`` if (and only if) it is missing.
+
+    Returns:
+        bool: True if the shim was installed (or already present), False when
+        the real extension exists and nothing was changed.
+    """
+    if has_real_mmcv_ext():
+        return False
+    if 'mmcv._ext' not in sys.modules:
+        shim = _MissingExtModule('mmcv._ext')
+        sys.modules['mmcv._ext'] = shim
+        try:
+            import mmcv
+            mmcv._ext = shim  # type: ignore[attr-defined]
+        except ImportError:
+            pass
+    return True
+
+
+def _load_local_trusted(filename: str, map_location=None):
+    """MMEngine local checkpoint loader with ``weights_only=False``."""
+    filename = os.path.expanduser(filename)
+    if not os.path.isfile(filename):
+        raise FileNotFoundError(f'{filename} can not be found.')
+    return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def patch_checkpoint_loading() -> None:
+    """Make MMEngine load local checkpoints under torch >= 2.6.
+
+    MMEngine checkpoints contain pickled non-tensor objects (message hub,
+    numpy scalars), which ``weights_only=True`` refuses. The replacement is
+    registered through MMEngine's own ``CheckpointLoader.register_scheme``.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    if CheckpointLoader._schemes.get('') is _load_local_trusted:
+        return
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=_load_local_trusted, force=True)
+
+
+def init_cpu_distributed(launcher: str,
+                         backend: str = 'gloo',
+                         timeout_s: Optional[int] = None) -> bool:
+    """Initialise a gloo process group for ``--launcher pytorch`` on CPU.
+
+    Does nothing when CUDA is available, when the launcher is not
+    ``pytorch`` or when a process group already exists.
+
+    Returns:
+        bool: True if a CPU process group was initialised here.
+    """
+    if launcher != 'pytorch' or torch.cuda.is_available():
+        return False
+    import torch.distributed as dist
+    if dist.is_initialized():
+        return False
+    kwargs = {}
+    if timeout_s is not None:
+        import datetime
+        kwargs['timeout'] = datetime.timedelta(seconds=timeout_s)
+    dist.init_process_group(backend=backend, init_method='env://', **kwargs)
+    return True
+
+
+def cpu_ddp_wrapper_cfg(cfg) -> None:
+    """Drop CUDA ``device_ids`` from the DDP wrapper when CUDA is absent.
+
+    Args:
+        cfg (mmengine.Config): The config, modified in place.
+    """
+    if torch.cuda.is_available():
+        return
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
+def apply_all() -> None:
+    """Apply the import-time fixes (mmcv shim, checkpoint loading)."""
+    install_mmcv_ext_shim()
+    patch_checkpoint_loading()
