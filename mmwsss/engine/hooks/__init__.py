@@ -1,1 +1,3 @@
-__all__ = []
+from .cam_visualization_hook import CAMVisualizationHook
+
+__all__ = ['CAMVisualizationHook']

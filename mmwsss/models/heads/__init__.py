@@ -1,1 +1,3 @@
-__all__ = []
+from .cam_head import CAMHead, stack_img_labels
+
+__all__ = ['CAMHead', 'stack_img_labels']

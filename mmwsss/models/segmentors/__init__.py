@@ -1,1 +1,3 @@
-__all__ = []
+from .cam_classifier import CAMClassifier
+
+__all__ = ['CAMClassifier']
