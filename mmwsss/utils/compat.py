@@ -19,6 +19,7 @@ Every upstream breakage that mmwsss works around is handled here, once:
   ``device_ids`` MMEngine passes to ``DistributedDataParallel``.
 """
 import importlib
+import importlib.machinery
 import importlib.util
 import os
 import sys
@@ -83,6 +84,9 @@ def install_mmcv_ext_shim() -> bool:
         return False
     if 'mmcv._ext' not in sys.modules:
         shim = _MissingExtModule('mmcv._ext')
+        # A spec without a loader: importlib/pkgutil look-ups work and
+        # mmengine's ``mmcv_full_available()`` correctly answers False.
+        shim.__spec__ = importlib.machinery.ModuleSpec('mmcv._ext', None)
         sys.modules['mmcv._ext'] = shim
         try:
             import mmcv
