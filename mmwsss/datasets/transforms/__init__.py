@@ -1,1 +1,9 @@
-__all__ = []
+"""Data transforms of mmwsss (registered in ``mmseg.registry.TRANSFORMS``)."""
+from .load_wsss_annotations import LoadWSSSAnnotations
+from .load_wsss_image import LoadWSSSImageFromFile
+from .pack_wsss_inputs import PackWSSSInputs
+from .random_container_crop import RandomContainerCrop
+
+__all__ = ['PackWSSSInputs', 'LoadWSSSImageFromFile', 'LoadWSSSAnnotations',
+    'RandomContainerCrop'
+]

@@ -1,1 +1,3 @@
-__all__ = []
+from .cam_sweep_metric import CAMSweepMetric
+
+__all__ = ['CAMSweepMetric']

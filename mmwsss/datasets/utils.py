@@ -1,0 +1,289 @@
+"""Shared helpers of the mmwsss datasets (no registered classes here).
+
+Every reader in this module raises an error that names the offending file
+and says how to fix it, because a WSSS run usually fails far from the data
+(in a dataloader worker) when a split or label file is wrong.
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = [
+    'DatasetFormatError', 'voc_palette', 'read_split', 'read_classes',
+    'read_labels_json', 'labels_to_multihot', 'read_mask', 'mask_labels',
+    'check_mask_values', 'index_images', 'write_text_atomic',
+    'write_json_atomic', 'IMG_EXTENSIONS'
+]
+
+#: Image extensions the folder datasets look for, in order of preference.
+IMG_EXTENSIONS: Tuple[str, ...] = ('.jpg', '.png', '.jpeg', '.JPG', '.PNG')
+
+
+class DatasetFormatError(ValueError):
+    """A dataset file exists but its content is invalid.
+
+    The message always names the file and says how to fix it.
+    """
+
+
+def voc_palette(num_colors: int = 256) -> List[List[int]]:
+    """The PASCAL VOC colour palette (bit-interleaved label index).
+
+    Colour ``i`` spreads the bits of ``i`` over the high bits of R, G and B,
+    so index 0 is black, 1 is dark red (128, 0, 0), 2 dark green ...; it is
+    the palette of VOC ``SegmentationClass`` PNGs and is deterministic for
+    any number of classes.
+
+    Args:
+        num_colors (int): Number of colours. Defaults to 256.
+
+    Returns:
+        list[list[int]]: ``num_colors`` RGB triplets.
+    """
+    palette = []
+    for i in range(num_colors):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette.append([r, g, b])
+    return palette
+
+
+def read_split(split_file: str, hint: str = '') -> List[str]:
+    """Read a split file (one image id per line, blank lines ignored).
+
+    Args:
+        split_file (str): Path of the ``.txt`` file.
+        hint (str): Extra advice appended to the error messages.
+
+    Returns:
+        list[str]: The ids, in file order.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        DatasetFormatError: The file lists no id or an id twice.
+    """
+    if not osp.isfile(split_file):
+        raise FileNotFoundError(
+            f'Split file not found: {split_file}. Create it with one image '
+            f'id (file name without extension) per line, or pick an '
+            f'existing split. {hint}'.strip())
+    with open(split_file, encoding='utf-8') as f:
+        ids = [line.strip() for line in f]
+    ids = [i for i in ids if i]
+    if not ids:
+        raise DatasetFormatError(
+            f'Split file is empty: {split_file}. It must list one image id '
+            f'per line. {hint}'.strip())
+    seen = set()
+    for i in ids:
+        if i in seen:
+            raise DatasetFormatError(
+                f'Split file {split_file} lists the id "{i}" more than once; '
+                f'remove the duplicate line.')
+        seen.add(i)
+    return ids
+
+
+def read_classes(classes_file: str) -> Tuple[str, ...]:
+    """Read ``classes.txt`` (one class name per line, background first).
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        DatasetFormatError: Fewer than 2 names or duplicates.
+    """
+    if not osp.isfile(classes_file):
+        raise FileNotFoundError(
+            f'Class list not found: {classes_file}. Create it with one class '
+            f'name per line, "background" first (mask value 0), then the '
+            f'foreground classes in mask-value order 1..K.')
+    with open(classes_file, encoding='utf-8') as f:
+        names = [line.strip() for line in f if line.strip()]
+    if len(names) < 2:
+        raise DatasetFormatError(
+            f'Class list {classes_file} has {len(names)} name(s); it needs '
+            f'the background name first and at least one foreground class.')
+    if len(set(names)) != len(names):
+        raise DatasetFormatError(
+            f'Class list {classes_file} contains duplicate names: {names}.')
+    return tuple(names)
+
+
+def read_labels_json(labels_file: str) -> Dict[str, List[int]]:
+    """Read ``labels.json`` = ``{img_id: [present class indices 1..K]}``.
+
+    Only the JSON structure is checked here; indices are checked against K
+    by :func:`labels_to_multihot`.
+    """
+    if not osp.isfile(labels_file):
+        raise FileNotFoundError(
+            f'Image-label file not found: {labels_file}. Write it as JSON '
+            f'{{"<img_id>": [present class indices 1..K], ...}}, or use '
+            f"label_source='mask' to derive labels from the masks.")
+    try:
+        with open(labels_file, encoding='utf-8') as f:
+            labels = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise DatasetFormatError(
+            f'Image-label file {labels_file} is not valid JSON ({e}). '
+            f'Expected '
+            f'{{"<img_id>": [class indices 1..K], ...}}.') from e
+    if not isinstance(labels, dict):
+        raise DatasetFormatError(
+            f'Image-label file {labels_file} must hold a JSON object '
+            f'{{"<img_id>": [class indices 1..K]}}, got a '
+            f'{type(labels).__name__}.')
+    return labels
+
+
+def labels_to_multihot(indices: Iterable,
+                       num_classes: int,
+                       source: str = '',
+                       img_id: str = '') -> np.ndarray:
+    """Turn class indices ``1..K`` into a float32 multi-hot vector ``(K,)``.
+
+    Channel ``c`` of the result corresponds to mask class ``c + 1``.
+
+    Args:
+        indices (Iterable): Present foreground class indices in ``1..K``.
+        num_classes (int): K, the number of foreground classes.
+        source (str): The file the indices come from (for error messages).
+        img_id (str): The image id (for error messages).
+
+    Raises:
+        DatasetFormatError: An index is not an integer in ``1..K``.
+    """
+    vec = np.zeros(num_classes, dtype=np.float32)
+    if isinstance(indices, (str, bytes)) or not hasattr(indices, '__iter__'):
+        raise DatasetFormatError(
+            f'Labels of "{img_id}" in {source} must be a list of class '
+            f'indices 1..{num_classes}, got {indices!r}.')
+    for k in indices:
+        ok = isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+        if ok:
+            k = int(k)
+        if not ok or not 1 <= k <= num_classes:
+            raise DatasetFormatError(
+                f'Labels of "{img_id}" in {source} contain {k!r}, which is '
+                f'not a class index in 1..{num_classes} (0 = background is '
+                f'never listed; indices follow classes.txt). Fix the entry.')
+        vec[k - 1] = 1.0
+    return vec
+
+
+def read_mask(mask_path: str) -> np.ndarray:
+    """Read a label PNG as its stored indices (palette PNGs keep indices).
+
+    Raises:
+        FileNotFoundError: Missing file.
+        DatasetFormatError: The file cannot be decoded or is not a
+            single-channel label map.
+    """
+    from PIL import Image
+    if not osp.isfile(mask_path):
+        raise FileNotFoundError(f'Mask file not found: {mask_path}.')
+    try:
+        with Image.open(mask_path) as im:
+            im.load()
+            if im.mode not in ('L', 'P', 'I', 'I;16', '1'):
+                raise DatasetFormatError(
+                    f'Mask {mask_path} has image mode {im.mode}; masks must '
+                    f'be single-channel label maps (uint8 L or palette P: '
+                    f'0 background, 1..K classes, 255 ignore). Convert '
+                    f'colour masks to class indices.')
+            arr = np.asarray(im)
+    except DatasetFormatError:
+        raise
+    except Exception as e:  # PIL raises many types for corrupt files
+        raise DatasetFormatError(
+            f'Cannot decode mask {mask_path} ({type(e).__name__}: {e}). '
+            f'The file is corrupt or not an image: regenerate or replace '
+            f'it, or remove its id from the split.') from e
+    return arr
+
+
+def check_mask_values(mask: np.ndarray,
+                      num_classes: int,
+                      mask_path: str,
+                      ignore_index: int = 255) -> None:
+    """Raise if ``mask`` holds values outside ``{0..K, ignore_index}``."""
+    values = np.unique(mask)
+    bad = values[(values > num_classes) & (values != ignore_index)]
+    bad = np.concatenate([bad, values[values < 0]])
+    if bad.size:
+        raise DatasetFormatError(
+            f'Mask {mask_path} contains values {bad.tolist()} outside '
+            f'{{0..{num_classes}, {ignore_index}}} (0 background, 1..K '
+            f'classes, {ignore_index} ignore). Check that classes.txt matches '
+            f'the masks, or remap the mask values.')
+
+
+def mask_labels(mask_path: str,
+                num_classes: int,
+                ignore_index: int = 255) -> np.ndarray:
+    """Image labels from a mask: multi-hot of the unique values ``1..K``."""
+    mask = read_mask(mask_path)
+    check_mask_values(mask, num_classes, mask_path, ignore_index)
+    values = np.unique(mask)
+    present = values[(values >= 1) & (values <= num_classes)]
+    vec = np.zeros(num_classes, dtype=np.float32)
+    vec[present.astype(np.int64) - 1] = 1.0
+    return vec
+
+
+def index_images(img_dir: str,
+                 extensions: Sequence[str] = IMG_EXTENSIONS) -> Dict[str, str]:
+    """Map image id -> file name for the files of ``img_dir``.
+
+    When an id exists with several extensions, the first extension of
+    ``extensions`` wins.
+    """
+    if not osp.isdir(img_dir):
+        raise FileNotFoundError(
+            f'Image folder not found: {img_dir}. Check data_root and the '
+            f'dataset layout.')
+    rank = {ext: i for i, ext in enumerate(extensions)}
+    found: Dict[str, Tuple[int, str]] = {}
+    with os.scandir(img_dir) as it:
+        for entry in it:
+            stem, ext = osp.splitext(entry.name)
+            if ext not in rank:
+                continue
+            if stem not in found or rank[ext] < found[stem][0]:
+                found[stem] = (rank[ext], entry.name)
+    return {k: v[1] for k, v in found.items()}
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = osp.join(directory, f'.{osp.basename(path)}.{os.getpid()}.tmp')
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: str, lines: Sequence[str]) -> None:
+    """Write lines (newline-terminated) through a temp file + rename."""
+    _atomic_write(path, ''.join(f'{line}\n' for line in lines).encode())
+
+
+def write_json_atomic(path: str, obj, indent: Optional[int] = None) -> None:
+    """Write ``labels.json``-style JSON through a temp file + rename.
+
+    With ``indent=None`` a dict is written one key per line (compact and
+    diff-friendly, like the shared benchmark sets).
+    """
+    if indent is None and isinstance(obj, dict):
+        body = ',\n'.join(f'{json.dumps(str(k))}: {json.dumps(v)}'
+                          for k, v in obj.items())
+        text = '{\n' + body + ('\n' if body else '') + '}\n'
+    else:
+        text = json.dumps(obj, indent=indent) + '\n'
+    _atomic_write(path, text.encode())
