@@ -76,6 +76,12 @@ def test_train_resume_test(tiny_cfg):
                 '--work-dir', str(tmp / 'wd_test')])
     assert re.search(r'mIoU: \d', out), out[-3000:]
     assert re.search(r'cam/mIoU: \d', out), out[-3000:]
+    # CAMVisualizationHook drew CAM panels through the visualizer backend
+    import glob
+    panels = glob.glob(
+        str(tmp / 'wd_test' / '*' / 'vis_data' / 'vis_image' /
+            'test_cam_*.png'))
+    assert len(panels) == 3, panels
 
 
 def test_dist_train_two_cpu_processes(tiny_cfg):
