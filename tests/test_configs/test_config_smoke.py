@@ -34,7 +34,7 @@ COCO_IDS = (
     list(range(46, 66)) + [67, 70] + list(range(72, 83)) + list(range(84, 91)))
 
 
-def _run(cmd, timeout=300):
+def _run(cmd, timeout=900):
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='2')
     res = subprocess.run(
         cmd,

@@ -35,7 +35,7 @@ default_hooks = dict(logger=dict(interval=1),
 '''
 
 
-def _run(cmd, cwd=ROOT, timeout=600):
+def _run(cmd, cwd=ROOT, timeout=900):
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     env.pop('MASTER_PORT', None)
     res = subprocess.run(
