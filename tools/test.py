@@ -104,11 +104,14 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
-    if compat.init_cpu_distributed(args.launcher):
+    cpu_dist = compat.init_cpu_distributed(args.launcher)
+    if cpu_dist:
         compat.cpu_ddp_wrapper_cfg(cfg)
 
     runner = Runner.from_cfg(cfg)
     runner.test()
+    if cpu_dist:
+        compat.destroy_cpu_distributed()
 
 
 if __name__ == '__main__':

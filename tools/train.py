@@ -81,7 +81,8 @@ def main():
     cfg.resume = args.resume
 
     # CPU distributed training: gloo group before the Runner (see compat).
-    if compat.init_cpu_distributed(args.launcher):
+    cpu_dist = compat.init_cpu_distributed(args.launcher)
+    if cpu_dist:
         compat.cpu_ddp_wrapper_cfg(cfg)
 
     if 'runner_type' not in cfg:
@@ -90,6 +91,8 @@ def main():
         runner = RUNNERS.build(cfg)
 
     runner.train()
+    if cpu_dist:
+        compat.destroy_cpu_distributed()
 
 
 if __name__ == '__main__':

@@ -30,8 +30,8 @@ import torch
 
 __all__ = [
     'MissingMMCVOpError', 'has_real_mmcv_ext', 'install_mmcv_ext_shim',
-    'patch_checkpoint_loading', 'init_cpu_distributed', 'cpu_ddp_wrapper_cfg',
-    'apply_all'
+    'patch_checkpoint_loading', 'init_cpu_distributed',
+    'destroy_cpu_distributed', 'cpu_ddp_wrapper_cfg', 'apply_all'
 ]
 
 FULL_MMCV_HINT = (
@@ -144,6 +144,19 @@ def init_cpu_distributed(launcher: str,
               f'group for CPU distributed training, world size '
               f'{dist.get_world_size()}', flush=True)
     return True
+
+
+def destroy_cpu_distributed() -> None:
+    """Tear down the gloo group of :func:`init_cpu_distributed` cleanly.
+
+    All ranks meet at a barrier first; exiting with a live gloo group can
+    abort a rank at interpreter shutdown ("terminate called without an
+    active exception").
+    """
+    import torch.distributed as dist
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def cpu_ddp_wrapper_cfg(cfg) -> None:

@@ -97,3 +97,13 @@ def test_dist_train_two_cpu_processes(tiny_cfg):
         in out, out[-3000:]
     assert 'Distributed training: True' in out
     assert osp.isfile(osp.join(wd, 'iter_2.pth'))
+
+    # dist_test.sh evaluates the checkpoint with 2 CPU processes
+    out = _run([
+        'env', f'PORT={env_port}', f'PYTHON={sys.executable}', 'bash',
+        'tools/dist_test.sh', cfg,
+        osp.join(wd, 'iter_2.pth'), '2', '--work-dir',
+        str(tmp / 'wd_dist_test')
+    ])
+    assert 'world size 2' in out and re.search(r'cam/mIoU: \d', out), \
+        out[-3000:]
