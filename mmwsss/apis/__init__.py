@@ -5,6 +5,9 @@ from .cam_inference import (IMAGENET_MEAN, IMAGENET_STD, dataset_infos,
 from .io import (DataFileError, atomic_save_npz, atomic_save_png,
                  clean_tmp_files, image_size, load_cam, load_label_png,
                  load_rgb, pending_ids, read_folder_split, tmp_path)
+from .pseudo_labels import (export_pseudo_labels, make_affinity_label,
+                            make_affinity_labels, make_pseudo_label,
+                            maps_to_label, random_walk_dataset, upsample_rw)
 
 __all__ = [
     'IMAGENET_MEAN', 'IMAGENET_STD', 'DataFileError', 'atomic_save_npz',
@@ -13,4 +16,8 @@ __all__ = [
     'multiscale_cam', 'normalise_cam', 'pending_ids', 'present_from_probs',
     'read_folder_split', 'scaled_size', 'select_and_normalise', 'strided_size',
     'tmp_path'
+]
+__all__ += [
+    'export_pseudo_labels', 'make_affinity_label', 'make_affinity_labels',
+    'make_pseudo_label', 'maps_to_label', 'random_walk_dataset', 'upsample_rw'
 ]

@@ -197,7 +197,7 @@ def _validate_cam(path: str, arrays: Dict[str, np.ndarray]) -> None:
                 f'starting with 0, got dtype {keys.dtype} shape '
                 f'{keys.shape}.', path)
         num = keys.size - 1
-    for name in ('cam', 'hr_cam'):
+    for name in ('cam', 'hr_cam', 'rw'):
         if name not in arrays:
             continue
         arr = arrays[name]

@@ -14,10 +14,30 @@ from mmseg.structures import SegDataSample
 import mmwsss  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(
+ALL_CONFIGS = sorted(
     p for p in glob.glob(
         osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
     if '_base_' not in osp.relpath(p, ROOT).split(osp.sep))
+#: config folders of the pseudo-label / segmentation stages (checked in
+#: test_seg_stage_configs.py); other folders hold CAM producers
+SEG_STAGE_DIRS = ('seg', 'boundary')
+
+
+def config_stage(path):
+    """'boundary', 'seg' (any MMSeg decoder) or 'cam' (CAM producers): by
+    folder, top-level aliases by their model."""
+    parts = osp.relpath(path, osp.join(ROOT, 'configs')).split(osp.sep)
+    if len(parts) > 1:
+        return parts[0] if parts[0] in SEG_STAGE_DIRS else 'cam'
+    model = Config.fromfile(path).model
+    if model.type == 'BoundaryNet':
+        return 'boundary'
+    if model.type == 'EncoderDecoder' or 'decode_head' in model:
+        return 'seg'
+    return 'cam'
+
+
+CONFIGS = [p for p in ALL_CONFIGS if config_stage(p) == 'cam']
 IDS = [osp.relpath(p, osp.join(ROOT, 'configs')) for p in CONFIGS]
 #: number of foreground classes per dataset type (folder datasets: from the
 #: config's classes.txt when the data is present)

@@ -6,8 +6,10 @@ Spec cam_and_eval.md §3: for every background threshold t in
 ``keys[argmax(concat([t], hr_cam))]``; int64 confusion matrices are summed
 over the split. Prints the best mIoU (%), its threshold, per-class IoU (%),
 FP / FN / FP_BG / FP_FG (fractions) and the mIoU(t) curve; ``--out`` writes
-the same as JSON. ``--png-dir`` evaluates label PNGs (pseudo labels,
-segmentation outputs) without a sweep.
+the same as JSON. ``--field rw`` sweeps random-walk maps
+(``tools/pseudo_labels/random_walk.py``) instead of ``hr_cam``.
+``--png-dir`` evaluates label PNGs (pseudo labels, segmentation outputs)
+without a sweep.
 
 Examples::
 
@@ -64,6 +66,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--mask-dir',
         default='masks',
         help='GT folder under --data-root (default: masks)')
+    parser.add_argument(
+        '--field',
+        choices=['hr_cam', 'rw'],
+        default='hr_cam',
+        help='sweep mode: map array of the .npz files (rw: random-walk '
+        'maps of tools/pseudo_labels/random_walk.py; sweep them with '
+        '--thr-start 0.05 --thr-end 0.45)')
     parser.add_argument('--thr-start', type=float, default=0.05)
     parser.add_argument('--thr-end', type=float, default=0.75)
     parser.add_argument('--thr-step', type=float, default=0.05)
@@ -116,8 +125,9 @@ class _EvalItems:
     """Loads (and on CPU, evaluates) one image; errors are returned."""
 
     def __init__(self, items, mode, thresholds, num_classes, pred_ignore,
-                 compute):
+                 compute, field='hr_cam'):
         self.items = items
+        self.field = field
         self.mode = mode
         self.thresholds = thresholds
         self.num_classes = num_classes
@@ -141,9 +151,9 @@ class _EvalItems:
         from mmwsss.apis.io import load_cam, load_label_png
         gt = load_label_png(gt_path, 'GT mask')
         if self.mode == 'sweep':
-            arrs = load_cam(pred_path, fields=('keys', 'hr_cam'))
-            pred = (arrs['hr_cam'], arrs['keys'])
-            size = arrs['hr_cam'].shape[1:]
+            arrs = load_cam(pred_path, fields=('keys', self.field))
+            pred = (arrs[self.field], arrs['keys'])
+            size = arrs[self.field].shape[1:]
         else:
             pred = load_label_png(pred_path, 'label PNG')
             size = pred.shape
@@ -270,15 +280,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     if missing_gt:
         _fail('GT mask files not found', missing_gt)
     if missing_pred:
-        kind = 'CAM files' if mode == 'sweep' else 'label PNGs'
-        _fail(f'{kind} not found (run tools/cam/infer_cams.py for them)',
-              missing_pred)
+        kind, tool = ('label PNGs',
+                      'tools/pseudo_labels/export_pseudo_labels.py')
+        if mode == 'sweep':
+            kind, tool = (('random-walk files',
+                           'tools/pseudo_labels/random_walk.py')
+                          if args.field == 'rw' else
+                          ('CAM files', 'tools/cam/infer_cams.py'))
+        _fail(f'{kind} not found (run {tool} for them)', missing_pred)
 
     device = torch.device(args.device)
     compute_in_worker = device.type == 'cpu'
     loader = torch.utils.data.DataLoader(
         _EvalItems(items, mode, thresholds, num_classes, args.pred_ignore,
-                   compute_in_worker),
+                   compute_in_worker, args.field),
         batch_size=None,
         shuffle=False,
         num_workers=max(0, args.workers),

@@ -1,3 +1,4 @@
 from .cam_visualization_hook import CAMVisualizationHook
+from .puzzle_alpha_hook import PuzzleAlphaHook
 
-__all__ = ['CAMVisualizationHook']
+__all__ = ['CAMVisualizationHook', 'PuzzleAlphaHook']

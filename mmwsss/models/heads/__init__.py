@@ -1,3 +1,6 @@
+from .boundary_head import BoundaryHead
 from .cam_head import CAMHead, stack_img_labels
+from .puzzle_cam_head import PuzzleCAMHead
 
-__all__ = ['CAMHead', 'stack_img_labels']
+__all__ = ['CAMHead', 'stack_img_labels', 'PuzzleCAMHead']
+__all__ += ['BoundaryHead']

@@ -1,4 +1,11 @@
+from .affinity_loss import AffinityLoss, affinity_loss_terms
 from .multilabel_soft_margin_loss import (MultiLabelSoftMarginLoss,
                                           multilabel_soft_margin_loss)
+from .puzzle_reconstruction_loss import (PuzzleReconstructionLoss,
+                                         puzzle_reconstruction_loss)
 
-__all__ = ['MultiLabelSoftMarginLoss', 'multilabel_soft_margin_loss']
+__all__ = [
+    'MultiLabelSoftMarginLoss', 'multilabel_soft_margin_loss',
+    'PuzzleReconstructionLoss', 'puzzle_reconstruction_loss'
+]
+__all__ += ['AffinityLoss', 'affinity_loss_terms']

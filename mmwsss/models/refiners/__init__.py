@@ -1,1 +1,9 @@
-__all__ = []
+from .dense_crf import CRF_PRESETS, DenseCRF, compact_labels
+from .random_walk import (PathIndex, RandomWalk, path_offsets, path_points,
+                          propagate, random_walk, random_walk_weights)
+
+__all__ = [
+    'CRF_PRESETS', 'DenseCRF', 'compact_labels', 'PathIndex', 'RandomWalk',
+    'path_offsets', 'path_points', 'propagate', 'random_walk',
+    'random_walk_weights'
+]

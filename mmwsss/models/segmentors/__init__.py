@@ -1,3 +1,8 @@
+from .boundary_net import BoundaryNet
 from .cam_classifier import CAMClassifier
+from .puzzle_cam import PuzzleCAM
+from .wsss_seg_tta import WSSSSegTTAModel
 
-__all__ = ['CAMClassifier']
+__all__ = ['CAMClassifier', 'PuzzleCAM']
+__all__ += ['BoundaryNet']
+__all__ += ['WSSSSegTTAModel']

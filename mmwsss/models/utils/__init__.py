@@ -1,1 +1,3 @@
-__all__ = []
+from .puzzle import PuzzleTiler, merge_pieces, pieces_per_side, tile_pieces
+
+__all__ = ['PuzzleTiler', 'merge_pieces', 'pieces_per_side', 'tile_pieces']

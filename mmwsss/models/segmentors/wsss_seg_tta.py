@@ -1,0 +1,113 @@
+"""Test-time augmentation wrapper with the official merge and dense-CRF
+post-processing (segmentation stage, spec ``pseudo_labels.md`` §6)."""
+from typing import List, Optional
+
+import numpy as np
+import torch
+from mmengine.structures import PixelData
+from mmseg.models.segmentors.seg_tta import SegTTAModel
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, SampleList
+
+__all__ = ['WSSSSegTTAModel']
+
+MERGE_MODES = ('mean_softmax', 'logit_sum')
+
+
+@MODELS.register_module()
+class WSSSSegTTAModel(SegTTAModel):
+    """mmseg ``SegTTAModel`` with a choice of merge and an optional CRF.
+
+    Every augmented prediction's ``seg_logits`` has already been resized to
+    the original image size by the segmentor (bilinear) and un-flipped.
+
+    - ``merge='mean_softmax'``: mean of the softmaxes (mmseg default);
+    - ``merge='logit_sum'``: logits **summed** over all views, then softmax
+      (the official Puzzle-CAM test, spec §6).
+
+    With ``crf`` (e.g. ``dict(type='DenseCRF', preset='softmax')``) the
+    merged class probabilities are refined by a dense CRF on the original
+    uint8 RGB image (read from ``img_path``, so the test pipeline must not
+    change the image content other than resizing/flipping) and the
+    prediction is the argmax of the CRF marginals. The CRF runs on all
+    ``C`` classes (the present classes of a test image are unknown).
+
+    Used through ``tools/test.py --tta`` (``tta_model`` / ``tta_pipeline``
+    of the config); a single-scale CRF-only test is a ``tta_pipeline`` with
+    one scale and no flip.
+
+    Args:
+        module (dict): The segmentor config (filled in by tools/test.py).
+        merge (str): ``'mean_softmax'`` or ``'logit_sum'``.
+            Defaults to 'logit_sum'.
+        crf (dict, optional): Refiner config (:class:`DenseCRF`), or None.
+        data_preprocessor (dict, optional): See ``BaseTTAModel``.
+    """
+
+    def __init__(self,
+                 module: ConfigType,
+                 merge: str = 'logit_sum',
+                 crf: Optional[ConfigType] = None,
+                 data_preprocessor: Optional[ConfigType] = None) -> None:
+        super().__init__(module=module, data_preprocessor=data_preprocessor)
+        if merge not in MERGE_MODES:
+            raise ValueError(f'merge must be one of {MERGE_MODES}, got '
+                             f'{merge!r}.')
+        self.merge = merge
+        self.crf = MODELS.build(crf) if isinstance(crf, dict) else crf
+
+    def _merge_probs(self, data_samples: SampleList) -> torch.Tensor:
+        logits = torch.stack([ds.seg_logits.data for ds in data_samples])
+        if self.module.out_channels == 1:
+            return logits.sigmoid().mean(0)
+        if self.merge == 'logit_sum':
+            return logits.sum(0).softmax(dim=0)
+        return logits.softmax(dim=1).mean(0)
+
+    def _crf(self, probs: torch.Tensor, img_path: str) -> torch.Tensor:
+        from mmwsss.apis.io import load_rgb
+        image = load_rgb(img_path)
+        if image.shape[:2] != tuple(probs.shape[-2:]):
+            raise ValueError(
+                f'CRF post-processing: image {img_path} has size '
+                f'{image.shape[:2]} but the prediction has '
+                f'{tuple(probs.shape[-2:])}; the test pipeline must keep the '
+                f'original size in ori_shape.')
+        q = self.crf.refine_probs(image, probs.detach().cpu().numpy())
+        return torch.from_numpy(np.ascontiguousarray(q)).to(probs.device)
+
+    def merge_preds(self, data_samples_list: List[SampleList]) -> SampleList:
+        """Merge the augmented predictions of every image.
+
+        Args:
+            data_samples_list (list[list[SegDataSample]]): Per image, the
+                predictions of all augmentations.
+
+        Returns:
+            list[SegDataSample]: ``pred_sem_seg`` and ``seg_logits`` (the
+            merged probabilities, or the CRF marginals) per image.
+        """
+        predictions = []
+        for data_samples in data_samples_list:
+            probs = self._merge_probs(data_samples)
+            first = data_samples[0]
+            if self.module.out_channels == 1:
+                pred = (
+                    probs
+                    > self.module.decode_head.threshold).to(probs).squeeze(0)
+            else:
+                if self.crf is not None:
+                    probs = self._crf(probs, first.img_path)
+                pred = probs.argmax(dim=0)
+            out = data_samples[-1]
+            out.set_data({
+                'seg_logits':
+                PixelData(data=probs),
+                'pred_sem_seg':
+                PixelData(data=pred[None] if pred.ndim == 2 else pred)
+            })
+            if hasattr(first, 'gt_sem_seg'):
+                out.set_data({'gt_sem_seg': first.gt_sem_seg})
+            out.set_metainfo({'img_path': first.img_path})
+            predictions.append(out)
+        return predictions

@@ -1,0 +1,219 @@
+"""Pseudo-label APIs: affinity-label rule, thresholding, PNG round trip,
+idempotent / resumable export that survives kill -9 without partial files.
+"""
+import io
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import mmcv
+import numpy as np
+import pytest
+from _pl_toys import make_pl_fixture
+
+from mmwsss.apis import (atomic_save_png, export_pseudo_labels, load_cam,
+                         load_label_png, make_affinity_label,
+                         make_affinity_labels, maps_to_label,
+                         read_folder_split)
+from mmwsss.apis.io import DataFileError, tmp_path
+from mmwsss.datasets.utils import voc_palette
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+class _IdentityCRF:
+    """Stands in for the label-CRF so the affinity rule is checked alone."""
+    params = dict(unary='label')
+
+    def refine_compact(self, image, labels, n_labels):
+        return np.asarray(labels)
+
+
+def test_maps_to_label_ties_go_to_background():
+    maps = np.array([[[0.2, 0.5, 0.9, 0.1]], [[0.1, 0.5, 0.95, 0.3]]],
+                    np.float32)
+    keys = [0, 4, 9]
+    # bg 0.5: [bg (0.5 > .2), bg (tie at .5), 9 (.95), bg (.5 > .3)]
+    np.testing.assert_array_equal(
+        maps_to_label(maps, keys, 0.5), [[0, 0, 9, 0]])
+    np.testing.assert_array_equal(
+        maps_to_label(maps, keys, 0.25, compact=True), [[0, 1, 2, 2]])
+
+
+def test_affinity_label_rule_hand_worked():
+    # one class (key 3), fg_th .4, bg_th .1 (spec §2):
+    # cam   .05  .2   .5  .9   -> fg_map 0 0 1 1 ; bg_map 0 1 1 1
+    # aff    0  255   3   3
+    hr = np.array([[[0.05, 0.2, 0.5, 0.9]]], np.float32)
+    img = np.zeros((1, 4, 3), np.uint8)
+    aff = make_affinity_label(img, hr, [0, 3], 0.40, 0.10, _IdentityCRF())
+    np.testing.assert_array_equal(aff, [[0, 255, 3, 3]])
+    # two classes: the fg decision keeps its class even where bg disagrees
+    hr = np.array([[[0.05, 0.3, 0.45, 0.2]], [[0.02, 0.1, 0.5, 0.6]]],
+                  np.float32)
+    aff = make_affinity_label(img, hr, [0, 2, 5], 0.40, 0.10, _IdentityCRF())
+    np.testing.assert_array_equal(aff, [[0, 255, 5, 5]])
+    assert aff.dtype == np.uint8
+
+
+def test_png_round_trip_preserves_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    lab = rng.integers(0, 21, (37, 53)).astype(np.uint8)
+    lab[:3] = 255
+    for pal, mode in ((voc_palette(256), 'P'), (None, 'L')):
+        path = str(tmp_path / f'{mode}.png')
+        atomic_save_png(path, lab, pal)
+        np.testing.assert_array_equal(load_label_png(path), lab)
+        with open(path, 'rb') as f:
+            data = f.read()
+        # what mmseg's LoadAnnotations decodes (spec §5)
+        dec = mmcv.imfrombytes(data, flag='unchanged', backend='pillow')
+        np.testing.assert_array_equal(dec, lab)
+        from PIL import Image
+        assert Image.open(io.BytesIO(data)).mode == mode
+
+
+@pytest.fixture(scope='module')
+def fixture(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp('pl')
+    root, cams = str(tmp / 'data'), str(tmp / 'cams')
+    ids = make_pl_fixture(root, cams)
+    infos, _ = read_folder_split(root, 'train')
+    return tmp, root, cams, ids, infos
+
+
+def test_affinity_labels_dataset(fixture):
+    tmp, root, cams, ids, infos = fixture
+    out = str(tmp / 'aff')
+    stats = make_affinity_labels(infos, cams, out, workers=2, progress=False)
+    assert stats == dict(total=6, written=6, skipped=0, tmp_removed=0)
+    for info in infos:
+        aff = load_label_png(osp.join(out, info['img_id'] + '.png'))
+        keys = load_cam(osp.join(cams, info['img_id'] + '.npz'))['keys']
+        assert set(np.unique(aff).tolist()) <= set(keys.tolist()) | {255}
+        gt = load_label_png(info['seg_map_path'])
+        known = (aff != 255) & (gt != 255)
+        # the blurred fake CAMs are well aligned: confident pixels agree
+        assert (aff[known] == gt[known]).mean() > 0.9
+
+
+def test_export_idempotent_and_stale_tmp(fixture):
+    tmp, root, cams, ids, infos = fixture
+    out = str(tmp / 'pl')
+    kw = dict(
+        bg_th=0.3, field='hr_cam', crf='label', crf_iters=1, progress=False)
+    s1 = export_pseudo_labels(infos, cams, out, workers=2, **kw)
+    assert s1['written'] == 6 and s1['skipped'] == 0
+    snap = {}
+    for f in sorted(os.listdir(out)):
+        with open(osp.join(out, f), 'rb') as fh:
+            snap[f] = (fh.read(), os.stat(osp.join(out, f)).st_mtime_ns)
+    # a stale temp file of a killed run (half-written PNG)
+    stale = tmp_path(osp.join(out, ids['train'][0] + '.png'))
+    with open(stale, 'wb') as f:
+        f.write(b'\x89PNG\r\n')
+    s2 = export_pseudo_labels(infos, cams, out, workers=2, **kw)
+    assert s2 == dict(total=6, written=0, skipped=6, tmp_removed=1)
+    assert sorted(os.listdir(out)) == sorted(snap)
+    for f, (data, mtime) in snap.items():
+        with open(osp.join(out, f), 'rb') as fh:
+            assert fh.read() == data
+        assert os.stat(osp.join(out, f)).st_mtime_ns == mtime  # untouched
+    # recomputing gives the same bytes (deterministic)
+    s3 = export_pseudo_labels(infos, cams, out, overwrite=True, **kw)
+    assert s3['written'] == 6
+    for f, (data, _) in snap.items():
+        with open(osp.join(out, f), 'rb') as fh:
+            assert fh.read() == data
+    lab = load_label_png(osp.join(out, ids['train'][0] + '.png'))
+    assert lab.shape == (48, 64) and 255 not in lab
+
+
+def test_export_errors_name_the_file(fixture, tmp_path):
+    _, root, cams, ids, infos = fixture
+    bad_dir = str(tmp_path / 'maps')
+    os.makedirs(bad_dir)
+    with pytest.raises(DataFileError, match=ids['train'][0]):
+        export_pseudo_labels(
+            infos, bad_dir, str(tmp_path / 'o'), 0.3, progress=False)
+    # a map file of the wrong size
+    for info in infos:
+        arr = load_cam(osp.join(cams, info['img_id'] + '.npz'))
+        np.savez(
+            osp.join(bad_dir, info['img_id'] + '.npz'),
+            keys=arr['keys'],
+            hr_cam=arr['hr_cam'][:, :20])
+    with pytest.raises(DataFileError, match='size'):
+        export_pseudo_labels(
+            infos,
+            bad_dir,
+            str(tmp_path / 'o'),
+            0.3,
+            crf='label',
+            progress=False)
+    assert not [
+        f for f in os.listdir(str(tmp_path / 'o')) if f.endswith('.png')
+    ]
+
+
+def test_export_survives_kill9_and_resumes(tmp_path):
+    """Kill the export tool (and its worker pool) with SIGKILL mid-run:
+    every PNG on disk is complete, the rerun finishes the rest, the result
+    equals an uninterrupted run."""
+    root, cams = str(tmp_path / 'data'), str(tmp_path / 'cams')
+    n = 40
+    make_pl_fixture(root, cams, splits={'train': n}, size=(180, 240))
+    infos, _ = read_folder_split(root, 'train')
+    ref = str(tmp_path / 'ref')
+    kw = dict(bg_th=0.3, field='hr_cam', crf='label', crf_iters=10)
+    export_pseudo_labels(infos, cams, ref, progress=False, **kw)
+
+    out = str(tmp_path / 'out')
+    cmd = [
+        sys.executable, 'tools/pseudo_labels/export_pseudo_labels.py',
+        '--data-root', root, '--split', 'train', '--map-dir', cams,
+        '--out-dir', out, '--field', 'hr_cam', '--bg-th', '0.3', '--crf',
+        'label', '--crf-iters', '10', '--workers', '2'
+    ]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:
+            done = [f for f in os.listdir(out)
+                    if f.endswith('.png') and '.tmp' not in f] \
+                if osp.isdir(out) else []
+            if len(done) >= 3 or proc.poll() is not None:
+                break
+            time.sleep(0.02)
+    finally:
+        # kill -9 the tool and its pool workers (its own process group)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    pngs = sorted(
+        f for f in os.listdir(out) if f.endswith('.png') and '.tmp' not in f)
+    assert 0 < len(pngs) < n, 'the run was not interrupted mid-way'
+    for f in pngs:  # no partial final file
+        np.testing.assert_array_equal(
+            load_label_png(osp.join(out, f)), load_label_png(osp.join(ref, f)))
+    res = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f'{n - len(pngs)} written, {len(pngs)} already done' in res.stdout
+    files = sorted(os.listdir(out))
+    assert files == sorted(os.listdir(ref))  # no temp file left
+    for f in files:
+        np.testing.assert_array_equal(
+            load_label_png(osp.join(out, f)), load_label_png(osp.join(ref, f)))

@@ -1,0 +1,71 @@
+"""WSSSSegTTAModel: the merge modes and the CRF post-processing option."""
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.structures import PixelData
+from mmseg.structures import SegDataSample
+from torch import nn
+
+from mmwsss.models.segmentors.wsss_seg_tta import WSSSSegTTAModel
+
+
+class _Seg(nn.Module):
+    out_channels = 3
+
+    def __init__(self):
+        super().__init__()
+        self.data_preprocessor = nn.Identity()
+
+    def test_step(self, data):  # pragma: no cover - merge_preds only
+        raise NotImplementedError
+
+
+def _tta(**kw):
+    return WSSSSegTTAModel(module=_Seg(), **kw)
+
+
+def _samples(logits, path='x.png'):
+    out = []
+    for lg in logits:
+        ds = SegDataSample(metainfo=dict(img_path=path))
+        ds.seg_logits = PixelData(data=lg)
+        ds.gt_sem_seg = PixelData(data=torch.zeros(1, *lg.shape[1:]).long())
+        out.append(ds)
+    return out
+
+
+def test_merge_modes():
+    torch.manual_seed(0)
+    logits = [torch.randn(3, 4, 5) * 3 for _ in range(4)]
+    res = _tta(merge='logit_sum').merge_preds([_samples(logits)])[0]
+    ref = torch.stack(logits).sum(0).softmax(0)
+    assert torch.allclose(res.seg_logits.data, ref)
+    assert torch.equal(res.pred_sem_seg.data[0], ref.argmax(0))
+    res = _tta(merge='mean_softmax').merge_preds([_samples(logits)])[0]
+    ref = torch.stack(logits).softmax(1).mean(0)
+    assert torch.allclose(res.seg_logits.data, ref)
+    assert 'gt_sem_seg' in res
+    with pytest.raises(ValueError, match='merge'):
+        _tta(merge='max')
+
+
+def test_crf_post_processing_follows_edges(tmp_path):
+    h, w = 40, 60
+    img = np.full((h, w, 3), 60, np.uint8)
+    img[:, 30:] = (220, 30, 30)
+    path = str(tmp_path / 'img.png')
+    cv2.imwrite(path, img[..., ::-1])
+    # logits whose class-1 region is shifted 6 px left of the true edge
+    lg = torch.zeros(3, h, w)
+    lg[0, :, :24] = 1.0
+    lg[1, :, 24:] = 1.0
+    res = _tta(crf=dict(type='DenseCRF', preset='softmax')).merge_preds(
+        [_samples([lg], path)])[0]
+    pred = res.pred_sem_seg.data[0]
+    assert (pred[:, 30:] == 1).float().mean() > 0.95
+    assert (pred[:, :28] == 0).float().mean() > 0.95
+    # the image must match the prediction size
+    with pytest.raises(ValueError, match='size'):
+        _tta(crf=dict(type='DenseCRF', preset='softmax')).merge_preds(
+            [_samples([lg[:, :20]], path)])
