@@ -20,27 +20,12 @@ _base_ = [
     '../_base_/schedules/schedule_poly_iters.py',
     '../_base_/schedules/wsss_official_sgd.py',
 ]
-max_iters = 4950  # 15 epochs x floor(10582 / 32) [code]
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
     backbone=_base_.backbone,
     cam_head=dict(in_channels=_base_.backbone_channels, num_classes=20))
-# official effective optimiser (wsss_official_sgd.py), stated explicitly
-optim_wrapper = dict(
-    optimizer=dict(
-        type='SGD', lr=0.1, momentum=1e-4, weight_decay=1e-4, nesterov=True))
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        power=0.9,
-        eta_min=0.0,
-        begin=0,
-        end=max_iters + 1,
-        by_epoch=False)
-]
 # one (logged-only) evaluation on VOC train at the end; the last checkpoint
 # is the result (cam_and_eval.md §5)
-train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=330, max_keep_ckpts=2, save_last=True))
