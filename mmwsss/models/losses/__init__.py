@@ -3,9 +3,11 @@ from .multilabel_soft_margin_loss import (MultiLabelSoftMarginLoss,
                                           multilabel_soft_margin_loss)
 from .puzzle_reconstruction_loss import (PuzzleReconstructionLoss,
                                          puzzle_reconstruction_loss)
+from .recurseed_loss import RecurSeedLoss, recurseed_loss
 
 __all__ = [
     'MultiLabelSoftMarginLoss', 'multilabel_soft_margin_loss',
     'PuzzleReconstructionLoss', 'puzzle_reconstruction_loss'
 ]
 __all__ += ['AffinityLoss', 'affinity_loss_terms']
+__all__ += ['RecurSeedLoss', 'recurseed_loss']
