@@ -70,7 +70,12 @@ def parse_args():
         help='first N images of train / test only (smoke)')
     parser.add_argument('--boundary-iters', type=int, default=None)
     parser.add_argument('--seg-iters', type=int, default=None)
-    parser.add_argument('--rw-bg-th', type=float, default=0.35)
+    parser.add_argument(
+        '--rw-bg-th',
+        type=float,
+        default=None,
+        help='background threshold of the exported PNGs (default: the best '
+        'threshold of the RW sweep on train GT)')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument(
         '--tta',
@@ -174,7 +179,7 @@ def main() -> int:
     sec['boundary'] = time.time() - t
 
     t = time.time()
-    _step('4. random walk + sweep on train GT (0.05..0.45)')
+    _step('4. random walk + sweep on train GT (0.05..0.95)')
     rw = osp.join(wd, 'rw_train')
     _run_tool([
         'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
@@ -182,8 +187,10 @@ def main() -> int:
     ] + w)
     res['rw'] = _eval(_run_tool, args, train, osp.join(wd, 'eval_rw.json'), [
         '--cam-dir', rw, '--field', 'rw', '--thr-start', '0.05', '--thr-end',
-        '0.45'
+        '0.95'
     ])
+    if args.rw_bg_th is None:
+        args.rw_bg_th = round(float(res['rw']['best_thr']), 4)
     sec['random_walk'] = time.time() - t
 
     t = time.time()
