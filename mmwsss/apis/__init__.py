@@ -8,6 +8,8 @@ from .io import (DataFileError, atomic_save_npz, atomic_save_png,
 from .pseudo_labels import (export_pseudo_labels, make_affinity_label,
                             make_affinity_labels, make_pseudo_label,
                             maps_to_label, random_walk_dataset, upsample_rw)
+from .rsepm_seeds import (bg_gamma_threshold, infer_dataset_seeds,
+                          seed_to_cam_arrays)
 
 __all__ = [
     'IMAGENET_MEAN', 'IMAGENET_STD', 'DataFileError', 'atomic_save_npz',
@@ -21,3 +23,4 @@ __all__ += [
     'export_pseudo_labels', 'make_affinity_label', 'make_affinity_labels',
     'make_pseudo_label', 'maps_to_label', 'random_walk_dataset', 'upsample_rw'
 ]
+__all__ += ['bg_gamma_threshold', 'infer_dataset_seeds', 'seed_to_cam_arrays']

@@ -32,7 +32,8 @@ def config_stage(path):
     model = Config.fromfile(path).model
     if model.type == 'BoundaryNet':
         return 'boundary'
-    if model.type == 'EncoderDecoder' or 'decode_head' in model:
+    if model.type == 'EncoderDecoder' or ('decode_head' in model
+                                          and 'cam_head' not in model):
         return 'seg'
     return 'cam'
 
