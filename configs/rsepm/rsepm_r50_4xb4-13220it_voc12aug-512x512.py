@@ -40,19 +40,17 @@ _base_ = [
 ]
 iters_per_epoch = 661  # floor(10582 / 16), drop_last reading [inferred]
 max_iters = 20 * iters_per_epoch  # 13,220
-# Colour jitter (0.3, 0.3, 0.3, 0.1) [inferred]. mmseg's
-# PhotoMetricDistortion with the same magnitudes: brightness +-0.3 x 127.5
-# (additive), contrast and saturation x U[0.7, 1.3], hue +-0.1 turn
-# (18 of OpenCV's 180); unlike torchvision's ColorJitter every part is
-# applied with p = 0.5 and contrast scales around 0, not the image mean.
-# (mmpretrain's exact ColorJitter fails for negative hue shifts under
-# numpy 2 in mmcv 2.1's adjust_hue.)
+# Colour jitter (0.3, 0.3, 0.3, 0.1) [inferred]: MMPretrain's ColorJitter
+# (torchvision semantics: brightness / contrast / saturation factors
+# U[0.7, 1.3], hue U[-0.1, 0.1] turn, all four applied in a random order).
+# Its negative hue shifts need mmwsss.utils.compat.patch_adjust_hue under
+# numpy 2 (applied on `import mmwsss`).
 color_jitter = dict(
-    type='PhotoMetricDistortion',
-    brightness_delta=38,
-    contrast_range=(0.7, 1.3),
-    saturation_range=(0.7, 1.3),
-    hue_delta=18)
+    type='mmpretrain.ColorJitter',
+    brightness=0.3,
+    contrast=0.3,
+    saturation=0.3,
+    hue=0.1)
 # base pipeline: load, long-side resize, flip | jitter | container crop, pack
 train_pipeline = _base_.train_pipeline[:3] + [color_jitter] + \
     _base_.train_pipeline[3:]

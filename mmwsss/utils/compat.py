@@ -17,6 +17,10 @@ Every upstream breakage that mmwsss works around is handled here, once:
   initialises a gloo process group before the Runner exists (the Runner then
   skips its own ``init_dist``), and :func:`cpu_ddp_wrapper_cfg` drops the CUDA
   ``device_ids`` MMEngine passes to ``DistributedDataParallel``.
+* ``mmcv.adjust_hue`` (used by ``mmpretrain.ColorJitter``) computes
+  ``np.uint8(hue_factor * 255)``, which raises ``OverflowError`` for a negative
+  hue factor under numpy >= 2 (numpy 1 wrapped it modulo 256).
+  :func:`patch_adjust_hue` replaces it with the same modulo-256 hue rotation.
 """
 import importlib
 import importlib.machinery
@@ -31,7 +35,8 @@ import torch
 __all__ = [
     'MissingMMCVOpError', 'has_real_mmcv_ext', 'install_mmcv_ext_shim',
     'patch_checkpoint_loading', 'init_cpu_distributed',
-    'destroy_cpu_distributed', 'cpu_ddp_wrapper_cfg', 'apply_all'
+    'destroy_cpu_distributed', 'cpu_ddp_wrapper_cfg', 'patch_adjust_hue',
+    'hue_rotation', 'apply_all'
 ]
 
 FULL_MMCV_HINT = (
@@ -175,7 +180,70 @@ def cpu_ddp_wrapper_cfg(cfg) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def hue_rotation(hue_factor: float) -> int:
+    """The hue shift (0..255, HSV_FULL units) of ``hue_factor`` in
+    [-0.5, 0.5]: ``int(hue_factor * 255) mod 256``, i.e. what
+    ``np.uint8(hue_factor * 255)`` gave under numpy 1 (truncation towards
+    zero, then wrap-around)."""
+    return int(hue_factor * 255) % 256
+
+
+def _adjust_hue(img, hue_factor: float, backend: Optional[str] = None):
+    """``mmcv.adjust_hue`` with a numpy-2-safe hue rotation (cv2 / pillow)."""
+    import cv2
+    import numpy as np
+    from mmcv.image import io as mmcv_io
+    if backend is None:
+        backend = mmcv_io.imread_backend
+    if backend not in ('cv2', 'pillow'):
+        raise ValueError(f'backend: {backend} is not supported. Supported '
+                         f"backends are 'cv2', 'pillow'")
+    if not -0.5 <= hue_factor <= 0.5:
+        raise ValueError(f'hue_factor:{hue_factor} is not in [-0.5, 0.5].')
+    if not (isinstance(img, np.ndarray) and img.ndim in (2, 3)):
+        raise TypeError('img should be ndarray with dim=[2 or 3].')
+    shift = np.uint8(hue_rotation(hue_factor))
+    if backend == 'pillow':
+        from PIL import Image
+        assert img.dtype == np.uint8, 'Pillow backend only supports uint8'
+        hsv = np.array(
+            Image.fromarray(img[..., ::-1], mode='RGB').convert('HSV'))
+        hsv[..., 0] += shift  # uint8 arithmetic wraps around
+        rgb = np.array(Image.fromarray(hsv, 'HSV').convert('RGB'))
+        return rgb.astype(img.dtype)[..., ::-1]
+    dtype = img.dtype
+    hsv = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2HSV_FULL)
+    hsv[..., 0] += shift
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR_FULL).astype(dtype)
+
+
+def patch_adjust_hue() -> bool:
+    """Replace ``mmcv.adjust_hue`` (and its re-exports) by the numpy-2-safe
+    version when the installed mmcv has the overflow. Returns True when
+    patched."""
+    import numpy as np
+    try:
+        import mmcv
+        import mmcv.image
+        import mmcv.image.photometric as photometric
+    except ImportError:
+        return False
+    if getattr(mmcv.adjust_hue, '_mmwsss_patched', False):
+        return True
+    try:
+        with np.errstate(over='ignore'):
+            photometric.adjust_hue(np.zeros((1, 1, 3), np.uint8), -0.1)
+        return False  # no overflow (numpy 1 or a fixed mmcv)
+    except OverflowError:
+        pass
+    _adjust_hue._mmwsss_patched = True
+    for mod in (mmcv, mmcv.image, photometric):
+        mod.adjust_hue = _adjust_hue
+    return True
+
+
 def apply_all() -> None:
-    """Apply the import-time fixes (mmcv shim, checkpoint loading)."""
+    """Apply the import-time fixes (mmcv shim, checkpoint loading, hue)."""
     install_mmcv_ext_shim()
     patch_checkpoint_loading()
+    patch_adjust_hue()

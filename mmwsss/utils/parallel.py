@@ -49,8 +49,13 @@ def imap_pool(fn: Callable[[T], R],
         chunksize (int): Items sent to a worker at a time. Defaults to 1.
         total (int, optional): Number of items for the progress bar (taken
             from ``len(items)`` when possible).
-        start_method (str, optional): ``'fork'`` (default on Linux),
-            ``'spawn'`` or ``'forkserver'``.
+        start_method (str, optional): ``'forkserver'`` (default where
+            available, else ``'spawn'``), ``'spawn'`` or ``'fork'``. Workers
+            start from a clean process: a plain ``fork`` of a process whose
+            OpenCV / OpenMP / torch thread pools are already running can
+            deadlock in the child (measured: ``cv2.setNumThreads`` hung in
+            every forked worker after the parent had run ``cv2.Canny``).
+            The forkserver imports ``mmwsss`` once per process.
 
     Yields:
         The results of ``fn``.
@@ -68,7 +73,15 @@ def imap_pool(fn: Callable[[T], R],
                 if bar is not None:
                     bar.update()
             return
+        if start_method is None:
+            start_method = ('forkserver' if 'forkserver' in
+                            mp.get_all_start_methods() else 'spawn')
         ctx = mp.get_context(start_method)
+        if start_method == 'forkserver':
+            # the server imports mmwsss (torch, mmseg, cv2) once; workers
+            # forked from it start in well under a second and have no
+            # running thread pools
+            ctx.set_forkserver_preload(['mmwsss'])
         pool = ctx.Pool(workers, initializer=_init_worker, initargs=(1, ))
         try:
             it = (pool.imap if ordered else pool.imap_unordered)(

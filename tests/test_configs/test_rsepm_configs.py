@@ -107,17 +107,15 @@ def test_voc_recipe_spec_section_7():
     types = [t.type for t in pipe]
     assert types == [
         'LoadWSSSImageFromFile', 'RandomChoiceResize', 'RandomFlip',
-        'PhotoMetricDistortion', 'RandomContainerCrop', 'PackWSSSInputs'
+        'mmpretrain.ColorJitter', 'RandomContainerCrop', 'PackWSSSInputs'
     ]
     resize = pipe[1]
     longs = sorted({max(s) for s in resize.scales})
     assert longs == list(range(320, 641)) and resize.keep_ratio
     assert pipe[2].prob == 0.5
     jitter = pipe[3]
-    assert jitter.contrast_range == (0.7, 1.3)
-    assert jitter.saturation_range == (0.7, 1.3)
-    assert jitter.hue_delta == round(0.1 * 180)
-    assert jitter.brightness_delta == round(0.3 * 127.5)
+    assert (jitter.brightness, jitter.contrast, jitter.saturation,
+            jitter.hue) == (0.3, 0.3, 0.3, 0.1)
     assert tuple(pipe[4].crop_size) == (512, 512)
     assert tuple(cfg.model.data_preprocessor.size) == (512, 512)
     # SGD mu 0.9, nesterov False, lr 0.01, wd 1e-4, poly 0.9 per iteration

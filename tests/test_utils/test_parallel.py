@@ -1,5 +1,8 @@
 """imap_pool: in-process and pooled maps, order, error propagation."""
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -34,3 +37,25 @@ def test_imap_pool_order_and_processes():
 def test_imap_pool_reraises(workers):
     with pytest.raises(ValueError, match='bad item 3'):
         list(imap_pool(_fail_on_three, range(6), workers=workers))
+
+
+def test_imap_pool_after_parent_used_opencv_threads():
+    """Regression: with a plain fork, workers hung in ``cv2.setNumThreads``
+    once the parent had used OpenCV's thread pool. Run in a subprocess with
+    a timeout so a hang fails instead of blocking the suite."""
+    code = textwrap.dedent("""
+        import cv2, numpy as np
+        from mmwsss.utils import imap_pool
+        cv2.setNumThreads(2)
+        img = (np.random.RandomState(0).rand(512, 512) * 255).astype('uint8')
+        for _ in range(3):
+            cv2.Canny(cv2.GaussianBlur(img, (5, 5), 0), 10, 100)
+        out = list(imap_pool(abs, range(-6, 0), workers=2))
+        assert out == [6, 5, 4, 3, 2, 1], out
+        print('ok')
+    """)
+    res = subprocess.run([sys.executable, '-c', code],
+                         capture_output=True,
+                         text=True,
+                         timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == 'ok', res.stderr
