@@ -60,3 +60,10 @@ custom_hooks = [
         reading='start',
         iters_per_epoch=iters_per_epoch),
 ]
+# spec §8 reports mIoU and FP/FN of the final (CRF) labels: mmseg IoUMetric,
+# the seed sweep on pred_cam (prefix cam/) and FP/FN on pred_sem_seg
+# (CAMSweepMetric 'png' mode, prefix seg/)
+val_evaluator = _base_.val_evaluator + [
+    dict(type='CAMSweepMetric', mode='png', prefix='seg')
+]
+test_evaluator = val_evaluator

@@ -100,3 +100,10 @@ custom_hooks = [
 ]
 # lr 0.01 is for the global batch 16 (4 GPUs x 4)
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+# spec §8 reports mIoU and FP/FN of the final (CRF) labels: mmseg IoUMetric,
+# the seed sweep on pred_cam (prefix cam/) and FP/FN on pred_sem_seg
+# (CAMSweepMetric 'png' mode, prefix seg/)
+val_evaluator = _base_.val_evaluator + [
+    dict(type='CAMSweepMetric', mode='png', prefix='seg')
+]
+test_evaluator = val_evaluator

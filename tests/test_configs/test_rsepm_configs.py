@@ -133,7 +133,10 @@ def test_voc_recipe_spec_section_7():
     assert cfg.val_dataloader.dataset.split == 'train'
     assert cfg.test_dataloader.dataset.label_source == 'none'
     evs = [e.type for e in cfg.val_evaluator]
-    assert evs == ['IoUMetric', 'CAMSweepMetric']
+    assert evs == ['IoUMetric', 'CAMSweepMetric', 'CAMSweepMetric']
+    # seed sweep on pred_cam + FP/FN of the final labels (spec §8)
+    assert [(e.get('mode', 'sweep'), e.prefix) for e in cfg.val_evaluator[1:]
+            ] == [('sweep', 'cam'), ('png', 'seg')]
 
 
 def test_voc_parameter_groups():
