@@ -123,7 +123,11 @@ def test_config_consistency(path):
     evs = cfg.val_evaluator
     evs = evs if isinstance(evs, (list, tuple)) else [evs]
     sweep = [e for e in evs if e.type == 'CAMSweepMetric']
-    assert sweep and all(e.get('prefix') == 'cam' for e in sweep)
+    # the CAM sweep reports under cam/ (beside IoUMetric's mIoU); a 'png'
+    # mode instance (FP/FN of the final labels) needs its own prefix
+    assert sweep and all(
+        e.get('prefix') == ('cam' if e.get('mode', 'sweep') == 'sweep' else
+                            'seg') for e in sweep)
     # number of classes
     ds = cfg.train_dataloader.dataset
     k = cfg.model.cam_head.num_classes
