@@ -419,6 +419,43 @@ def _no_collate(x):
     return x
 
 
+def _pending_infos(dataset, out_dir: str, skip_existing: bool,
+                   use_gt_labels: bool) -> Tuple[List[dict], Dict[str, int]]:
+    """Data infos still to write as ``<out_dir>/<img_id>.npz`` (one per
+    image id, dataset order) and the job statistics ``total``, ``written``
+    (0), ``skipped`` and ``tmp_removed`` (stale temp files of an interrupted
+    run, deleted here). Checks that every pending image has ``img_labels``
+    when ``use_gt_labels``."""
+    os.makedirs(out_dir, exist_ok=True)
+    tmp_removed = clean_tmp_files(out_dir)
+    seen = set()
+    items = []
+    for info in dataset_infos(dataset):
+        if info['img_id'] in seen:
+            continue
+        seen.add(info['img_id'])
+        items.append(info)
+    total = len(items)
+    if skip_existing:
+        items = [
+            it for it in items
+            if not osp.isfile(osp.join(out_dir, it['img_id'] + '.npz'))
+        ]
+    if use_gt_labels:
+        for it in items:
+            if it.get('img_labels') is None:
+                raise ValueError(
+                    f'{it["img_path"]}: the data info has no img_labels; '
+                    f'use predicted labels (use_gt_labels=False / '
+                    f'--use-pred-labels) for images without labels.')
+    stats = dict(
+        total=total,
+        written=0,
+        skipped=total - len(items),
+        tmp_removed=tmp_removed)
+    return items, stats
+
+
 def _make_batches(items: List[dict], batch_size: int,
                   workers: int) -> List[List[dict]]:
     if batch_size <= 1:
@@ -499,34 +536,8 @@ def infer_dataset_cams(model: nn.Module,
     if hr_dtype not in ('float32', 'float16'):
         raise ValueError(f"hr_dtype must be 'float32' or 'float16', got "
                          f'{hr_dtype!r}.')
-    os.makedirs(out_dir, exist_ok=True)
-    tmp_removed = clean_tmp_files(out_dir)
-    infos = dataset_infos(dataset)
-    seen = set()
-    items = []
-    for info in infos:
-        if info['img_id'] in seen:
-            continue
-        seen.add(info['img_id'])
-        items.append(info)
-    total = len(items)
-    if skip_existing:
-        items = [
-            it for it in items
-            if not osp.isfile(osp.join(out_dir, it['img_id'] + '.npz'))
-        ]
-    if use_gt_labels:
-        for it in items:
-            if it.get('img_labels') is None:
-                raise ValueError(
-                    f'{it["img_path"]}: the data info has no img_labels; '
-                    f'use predicted labels (use_gt_labels=False / '
-                    f'--use-pred-labels) for images without labels.')
-    stats = dict(
-        total=total,
-        written=0,
-        skipped=total - len(items),
-        tmp_removed=tmp_removed)
+    items, stats = _pending_infos(dataset, out_dir, skip_existing,
+                                  use_gt_labels)
     if not items:
         return stats
 

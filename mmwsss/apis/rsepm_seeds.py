@@ -29,7 +29,6 @@ Batching, image decoding workers, resume (existing files skipped, stale temp
 files removed), atomic writes and the progress bar are the machinery of
 :func:`mmwsss.apis.cam_inference.infer_dataset_cams`, reused here.
 """
-import os
 import os.path as osp
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -41,9 +40,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .cam_inference import (_BatchLoader, _make_batches, _model_device,
-                            _no_collate, _norm_params, dataset_infos,
+                            _no_collate, _norm_params, _pending_infos,
                             normalise_cam, strided_size)
-from .io import DataFileError, atomic_save_npz, clean_tmp_files
+from .io import DataFileError, atomic_save_npz
 
 __all__ = ['infer_dataset_seeds', 'seed_to_cam_arrays', 'bg_gamma_threshold']
 
@@ -211,32 +210,9 @@ def infer_dataset_seeds(model: nn.Module,
     if cam_resize not in ('area', 'bilinear', 'nearest'):
         raise ValueError(f"cam_resize must be 'area', 'bilinear' or "
                          f"'nearest', got {cam_resize!r}.")
-    os.makedirs(out_dir, exist_ok=True)
-    tmp_removed = clean_tmp_files(out_dir)
-    items, seen = [], set()
-    for info in dataset_infos(dataset):
-        if info['img_id'] not in seen:
-            seen.add(info['img_id'])
-            items.append(info)
-    total = len(items)
-    if skip_existing:
-        items = [
-            it for it in items
-            if not osp.isfile(osp.join(out_dir, it['img_id'] + '.npz'))
-        ]
-    if use_gt_labels:
-        for it in items:
-            if it.get('img_labels') is None:
-                raise ValueError(
-                    f'{it["img_path"]}: the data info has no img_labels; '
-                    f'use predicted labels (use_gt_labels=False / '
-                    f'--use-pred-labels) for images without labels.')
-    stats = dict(
-        total=total,
-        written=0,
-        skipped=total - len(items),
-        tmp_removed=tmp_removed,
-        no_class=0)
+    items, stats = _pending_infos(dataset, out_dir, skip_existing,
+                                  use_gt_labels)
+    stats['no_class'] = 0
     if not items:
         return stats
 
