@@ -10,10 +10,11 @@ same command after an interruption):
 2. affinity labels (``tools/pseudo_labels/make_affinity_labels.py``);
 3. boundary network training (``tools/train.py``, configs/boundary/);
 4. random walk (``tools/pseudo_labels/random_walk.py``); RW sweep mIoU on
-   train GT (thresholds 0.05..0.45);
+   train GT (thresholds 0.05..0.95);
 5. pseudo-label PNGs (``tools/pseudo_labels/export_pseudo_labels.py``,
-   background 0.35 + label-CRF 1 iteration, spec §4) and their mIoU / FP /
-   FN on train GT (``tools/cam/eval_cams.py --png-dir``);
+   background threshold = the best one of the RW sweep unless
+   ``--rw-bg-th`` is given, + label-CRF 1 iteration, spec §4) and their
+   mIoU / FP / FN on train GT (``tools/cam/eval_cams.py --png-dir``);
 6. segmentation stage (DeepLabV3+ EfficientNet-Lite0, configs/seg/) trained
    on the pseudo labels; mIoU on ``test`` with ``tools/test.py``
    (single scale; ``--tta`` adds multi-scale x flip + softmax-CRF).

@@ -26,30 +26,15 @@ if _ROOT not in sys.path:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    from mmwsss.utils.cli import (add_dataset_args, add_map_output_args,
+                                  check_dataset_args)
     parser = argparse.ArgumentParser(
         description='Multi-scale x flip CAM inference (writes <id>.npz).')
     parser.add_argument('config', help='model config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--out-dir', required=True, help='output folder for <id>.npz')
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument(
-        '--dataset',
-        choices=['train', 'val', 'test'],
-        default=None,
-        help='use cfg.<dataset>_dataloader.dataset (default: train)')
-    src.add_argument(
-        '--split-cfg',
-        default=None,
-        help='config key of a dataloader (e.g. val_dataloader) or a '
-        'dataset (e.g. cam_dataset); its .dataset is used if present')
-    src.add_argument(
-        '--data-root',
-        default=None,
-        help='folder dataset (images/, splits/, classes.txt, labels.json) '
-        'instead of a config dataset; needs --split')
-    parser.add_argument(
-        '--split', default=None, help='split name with --data-root')
+    add_dataset_args(parser)
     parser.add_argument(
         '--scales',
         type=float,
@@ -70,18 +55,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default='round',
         help='scaled size rounding (round: Puzzle-CAM, int: RS+EPM)')
     parser.add_argument(
-        '--workers', type=int, default=2, help='image decoding workers')
-    parser.add_argument(
-        '--batch-size',
-        type=int,
-        default=1,
-        help='same-size images per forward (x2 with flip)')
-    parser.add_argument(
-        '--hr-dtype',
-        choices=['float32', 'float16'],
-        default='float32',
-        help='dtype of hr_cam (float16 halves the disk size)')
-    parser.add_argument(
         '--use-pred-labels',
         action='store_true',
         help='present classes from predictions (val/test without labels)')
@@ -90,92 +63,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=float,
         default=0.5,
         help='probability threshold with --use-pred-labels')
-    parser.add_argument(
-        '--amp', action='store_true', help='mixed-precision forward')
-    parser.add_argument(
-        '--device',
-        default=None,
-        help='device (default: cuda if available, else cpu)')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='recompute files that already exist')
-    parser.add_argument(
-        '--compress', action='store_true', help='np.savez_compressed')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        default=None,
-        help='override config settings, key=value (mmengine DictAction)')
+    add_map_output_args(parser)
     args = parser.parse_args(argv)
-    if args.data_root is not None and args.split is None:
-        parser.error('--data-root needs --split')
-    if args.split is not None and args.data_root is None:
-        parser.error('--split is only used with --data-root')
+    check_dataset_args(parser, args)
     return args
-
-
-def _cfg_options(items: Optional[List[str]]) -> Optional[dict]:
-    if not items:
-        return None
-    from mmengine.config import DictAction
-    ns = argparse.Namespace()
-    DictAction(option_strings=[], dest='opts')(None, ns, items)
-    return ns.opts
-
-
-def _dataset_cfg(cfg, args):
-    key = args.split_cfg or f'{args.dataset or "train"}_dataloader'
-    node = cfg
-    for part in key.split('.'):
-        if part not in node:
-            raise SystemExit(f'error: config has no "{key}" (from '
-                             f'--dataset/--split-cfg).')
-        node = node[part]
-    if node is None:
-        raise SystemExit(f'error: config "{key}" is None.')
-    if 'dataset' in node:
-        node = node['dataset']
-    return node
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip  (shim + registration)
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-
     from mmwsss.apis import DataFileError, infer_dataset_cams
-    from mmwsss.apis.io import read_folder_split
+    from mmwsss.utils.cli import check_files, load_dataset, load_model
 
-    for path, what in ((args.config, 'config'), (args.checkpoint,
-                                                 'checkpoint')):
-        if not osp.isfile(path):
-            raise SystemExit(f'error: {what} file not found: {path}')
-    cfg = Config.fromfile(args.config)
-    opts = _cfg_options(args.cfg_options)
-    if opts:
-        cfg.merge_from_dict(opts)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-
-    if args.data_root is not None:
-        try:
-            dataset, _ = read_folder_split(
-                args.data_root,
-                args.split,
-                need_labels=not args.use_pred_labels)
-        except DataFileError as e:
-            raise SystemExit(f'error: {e}')
-    else:
-        dataset = _dataset_cfg(cfg, args)
-
-    import torch
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.to(device).eval()
+    check_files(config=args.config, checkpoint=args.checkpoint)
+    dataset, cfg = load_dataset(args, need_labels=not args.use_pred_labels)
+    model = load_model(cfg, args.checkpoint, args.device)
     if not hasattr(model, 'extract_cam'):
         raise SystemExit(f'error: model {type(model).__name__} has no '
                          f'extract_cam(); not a CAM model.')
@@ -195,7 +97,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             hr_dtype=args.hr_dtype,
             use_gt_labels=not args.use_pred_labels,
             conf_th=args.conf_th,
-            device=device,
             skip_existing=not args.overwrite,
             compress=args.compress,
             progress=True)

@@ -27,13 +27,13 @@ import sys
 import time
 from typing import List, Optional
 
-_HERE = osp.dirname(osp.abspath(__file__))
-_ROOT = osp.dirname(osp.dirname(_HERE))
-for _p in (_ROOT, _HERE):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+# run from a checkout without installing the package
+_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
-from _cli import add_dataset_args, cfg_options, check_dataset_args  # noqa
+from mmwsss.utils.cli import (add_dataset_args, cfg_options,  # noqa: E402
+                              check_dataset_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -28,13 +28,13 @@ import sys
 import time
 from typing import List, Optional
 
-_HERE = osp.dirname(osp.abspath(__file__))
-_ROOT = osp.dirname(osp.dirname(_HERE))
-for _p in (_ROOT, _HERE):
-    if _p not in sys.path:
-        sys.path.insert(0, _p)
+# run from a checkout without installing the package
+_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
-from _cli import add_dataset_args, cfg_options, check_dataset_args  # noqa
+from mmwsss.utils.cli import (add_dataset_args,  # noqa: E402
+                              check_dataset_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -85,29 +85,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip
-    import torch
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-
     from mmwsss.apis.io import DataFileError
-    from mmwsss.apis.pseudo_labels import random_walk_dataset, resolve_dataset
-    for path, what in ((args.config, 'config'), (args.checkpoint,
-                                                 'checkpoint')):
-        if not osp.isfile(path):
-            raise SystemExit(f'error: {what} file not found: {path}')
+    from mmwsss.apis.pseudo_labels import random_walk_dataset
+    from mmwsss.utils.cli import check_files, load_dataset, load_model
+    check_files(config=args.config, checkpoint=args.checkpoint)
     if not osp.isdir(args.cam_dir):
         raise SystemExit(f'error: CAM folder not found: {args.cam_dir}')
-    opts = cfg_options(args.cfg_options)
-    cfg = Config.fromfile(args.config)
-    if opts:
-        cfg.merge_from_dict(opts)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.to(device).eval()
+    dataset, cfg = load_dataset(args)
+    model = load_model(cfg, args.checkpoint, args.device)
     if not hasattr(model, 'extract_edge'):
         raise SystemExit(f'error: {type(model).__name__} has no '
                          f'extract_edge(); not a boundary network config.')
@@ -118,8 +103,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     radius = tcfg.get('rw_radius', 5) if args.radius is None else args.radius
     t0 = time.time()
     try:
-        dataset, _ = resolve_dataset(args.config, args.dataset, args.split_cfg,
-                                     args.data_root, args.split, opts)
         stats = random_walk_dataset(
             model,
             dataset,
@@ -130,7 +113,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             radius=radius,
             batch_size=args.batch_size,
             workers=args.workers,
-            device=device,
             rw_dtype=args.rw_dtype,
             overwrite=args.overwrite)
     except (DataFileError, ValueError) as e:

@@ -38,6 +38,8 @@ if _ROOT not in sys.path:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    from mmwsss.utils.cli import (add_dataset_args, add_map_output_args,
+                                  check_dataset_args)
     parser = argparse.ArgumentParser(
         description='RS+EPM seeds (predict_seed, multi-scale x flip) as '
         'CAM files <id>.npz.')
@@ -45,23 +47,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--out-dir', required=True, help='output folder for <id>.npz')
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument(
-        '--dataset',
-        choices=['train', 'val', 'test'],
-        default=None,
-        help='use cfg.<dataset>_dataloader.dataset (default: train)')
-    src.add_argument(
-        '--split-cfg',
-        default=None,
-        help='config key of a dataloader or a dataset')
-    src.add_argument(
-        '--data-root',
-        default=None,
-        help='folder dataset (images/, splits/, classes.txt, labels.json) '
-        'instead of a config dataset; needs --split')
-    parser.add_argument(
-        '--split', default=None, help='split name with --data-root')
+    add_dataset_args(parser)
     parser.add_argument(
         '--scales',
         type=float,
@@ -89,86 +75,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         choices=['area', 'bilinear', 'nearest'],
         default='area',
         help='resize of the seed to the stride-4 "cam" array')
-    parser.add_argument(
-        '--workers', type=int, default=2, help='image decoding workers')
-    parser.add_argument(
-        '--batch-size',
-        type=int,
-        default=1,
-        help='same-size images per predict_seed call')
-    parser.add_argument(
-        '--hr-dtype',
-        choices=['float32', 'float16'],
-        default='float32',
-        help='dtype of hr_cam (float16 halves the disk size)')
-    parser.add_argument(
-        '--amp', action='store_true', help='mixed-precision forward')
-    parser.add_argument(
-        '--device',
-        default=None,
-        help='device (default: cuda if available, else cpu)')
-    parser.add_argument(
-        '--overwrite',
-        action='store_true',
-        help='recompute files that already exist')
-    parser.add_argument(
-        '--compress', action='store_true', help='np.savez_compressed')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        default=None,
-        help='override config settings, key=value (mmengine DictAction)')
+    add_map_output_args(parser)
     args = parser.parse_args(argv)
-    if args.data_root is not None and args.split is None:
-        parser.error('--data-root needs --split')
-    if args.split is not None and args.data_root is None:
-        parser.error('--split is only used with --data-root')
+    check_dataset_args(parser, args)
     return args
-
-
-def _cfg_options(items: Optional[List[str]]) -> Optional[dict]:
-    if not items:
-        return None
-    from mmengine.config import DictAction
-    ns = argparse.Namespace()
-    DictAction(option_strings=[], dest='opts')(None, ns, items)
-    return ns.opts
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip  (shim + registration)
-    import torch
-    from mmengine.runner import load_checkpoint
-    from mmseg.registry import MODELS
-
     from mmwsss.apis import (DataFileError, bg_gamma_threshold,
                              infer_dataset_seeds)
-    from mmwsss.apis.pseudo_labels import resolve_dataset
+    from mmwsss.utils.cli import check_files, load_dataset, load_model
 
-    for path, what in ((args.config, 'config'), (args.checkpoint,
-                                                 'checkpoint')):
-        if not osp.isfile(path):
-            raise SystemExit(f'error: {what} file not found: {path}')
-    opts = _cfg_options(args.cfg_options)
-    try:
-        if args.data_root is not None:
-            # the config only gives the model
-            _, cfg = resolve_dataset(args.config, cfg_options=opts)
-            dataset, _ = resolve_dataset(
-                data_root=args.data_root,
-                split=args.split,
-                need_labels=not args.use_pred_labels)
-        else:
-            dataset, cfg = resolve_dataset(
-                args.config, args.dataset, args.split_cfg, cfg_options=opts)
-    except (DataFileError, ValueError) as e:
-        raise SystemExit(f'error: {e}')
-
-    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.to(device).eval()
+    check_files(config=args.config, checkpoint=args.checkpoint)
+    dataset, cfg = load_dataset(args, need_labels=not args.use_pred_labels)
+    model = load_model(cfg, args.checkpoint, args.device)
     if not hasattr(model, 'predict_seed'):
         raise SystemExit(f'error: model {type(model).__name__} has no '
                          f'predict_seed(); use an RSEPM config (CAMs of other '
@@ -187,7 +109,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             batch_size=args.batch_size,
             hr_dtype=args.hr_dtype,
             amp=args.amp,
-            device=device,
             skip_existing=not args.overwrite,
             compress=args.compress,
             progress=True)
