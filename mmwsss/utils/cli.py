@@ -12,7 +12,8 @@ from typing import Optional, Sequence, Tuple
 
 __all__ = [
     'add_dataset_args', 'check_dataset_args', 'cfg_options',
-    'add_map_output_args', 'check_files', 'load_dataset', 'load_model'
+    'add_map_output_args', 'add_png_output_args', 'check_files',
+    'load_dataset', 'load_model'
 ]
 
 
@@ -93,6 +94,21 @@ def add_map_output_args(parser: argparse.ArgumentParser) -> None:
         help='recompute files that already exist')
     parser.add_argument(
         '--compress', action='store_true', help='np.savez_compressed')
+
+
+def add_png_output_args(parser: argparse.ArgumentParser,
+                        workers_help: str = 'processes') -> None:
+    """Options of the tools that write label PNGs: palette, worker
+    processes, overwrite."""
+    parser.add_argument(
+        '--palette',
+        choices=['voc', 'none'],
+        default='voc',
+        help='PNG mode P with the VOC palette (default) or mode L')
+    parser.add_argument(
+        '--workers', type=int, default=2, help=workers_help)
+    parser.add_argument(
+        '--overwrite', action='store_true', help='recompute existing PNGs')
 
 
 def check_files(**paths: Optional[str]) -> None:

@@ -36,8 +36,8 @@ _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from mmwsss.utils.cli import (add_dataset_args, cfg_options,  # noqa: E402
-                              check_dataset_args)
+from mmwsss.utils.cli import (add_dataset_args,  # noqa: E402
+                              add_png_output_args, check_dataset_args)
 
 CRF_CHOICES = ['none', 'label', 'softmax', 'rsepm', 'rrm_test']
 
@@ -75,14 +75,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=None,
         help='CRF iterations (default: 1 with --crf label, the spec value '
         'for RW labels; the preset value otherwise)')
-    parser.add_argument(
-        '--palette',
-        choices=['voc', 'none'],
-        default='voc',
-        help='PNG mode P with the VOC palette (default) or mode L')
-    parser.add_argument('--workers', type=int, default=2, help='processes')
-    parser.add_argument(
-        '--overwrite', action='store_true', help='recompute existing PNGs')
+    add_png_output_args(parser, 'processes')
     args = parser.parse_args(argv)
     check_dataset_args(parser, args)
     return args
@@ -92,18 +85,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip
     from mmwsss.apis.io import DataFileError
-    from mmwsss.apis.pseudo_labels import export_pseudo_labels, resolve_dataset
+    from mmwsss.apis.pseudo_labels import export_pseudo_labels
+    from mmwsss.utils.cli import load_dataset
     if not osp.isdir(args.map_dir):
         raise SystemExit(f'error: map folder not found: {args.map_dir}')
     crf = None if args.crf == 'none' else args.crf
     iters = args.crf_iters
     if iters is None and crf == 'label':
         iters = 1
+    dataset, _ = load_dataset(args)
     t0 = time.time()
     try:
-        dataset, _ = resolve_dataset(args.config, args.dataset, args.split_cfg,
-                                     args.data_root, args.split,
-                                     cfg_options(args.cfg_options))
         stats = export_pseudo_labels(
             dataset,
             args.map_dir,

@@ -32,8 +32,8 @@ _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from mmwsss.utils.cli import (add_dataset_args, cfg_options,  # noqa: E402
-                              check_dataset_args)
+from mmwsss.utils.cli import (add_dataset_args,  # noqa: E402
+                              add_png_output_args, check_dataset_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -58,14 +58,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='background threshold (official README 0.10; argparse 0.05)')
     parser.add_argument(
         '--crf-iters', type=int, default=10, help='label-CRF iterations')
-    parser.add_argument(
-        '--palette',
-        choices=['voc', 'none'],
-        default='voc',
-        help='PNG mode P with the VOC palette (default) or mode L')
-    parser.add_argument('--workers', type=int, default=2, help='CRF processes')
-    parser.add_argument(
-        '--overwrite', action='store_true', help='recompute existing PNGs')
+    add_png_output_args(parser, 'CRF processes')
     args = parser.parse_args(argv)
     check_dataset_args(parser, args)
     return args
@@ -75,15 +68,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip
     from mmwsss.apis.io import DataFileError
-    from mmwsss.apis.pseudo_labels import (make_affinity_labels,
-                                           resolve_dataset)
+    from mmwsss.apis.pseudo_labels import make_affinity_labels
+    from mmwsss.utils.cli import load_dataset
     if not osp.isdir(args.cam_dir):
         raise SystemExit(f'error: CAM folder not found: {args.cam_dir}')
+    dataset, _ = load_dataset(args)
     t0 = time.time()
     try:
-        dataset, _ = resolve_dataset(args.config, args.dataset, args.split_cfg,
-                                     args.data_root, args.split,
-                                     cfg_options(args.cfg_options))
         stats = make_affinity_labels(
             dataset,
             args.cam_dir,
