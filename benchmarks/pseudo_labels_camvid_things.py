@@ -241,8 +241,8 @@ def main() -> int:
                 sys.exit(f'error: no metrics JSON in {osp.join(wd, name)}')
             with open(logs[-1]) as f:
                 metrics = json.load(f)
-            with open(out, 'w') as f:
-                json.dump(metrics, f)
+            from mmwsss.apis.io import atomic_save_json
+            atomic_save_json(out, metrics, indent=None)
         with open(out) as f:
             res[name] = json.load(f)
     sec['seg_test'] = time.time() - t
@@ -267,8 +267,10 @@ def main() -> int:
                   f'(test split)')
     print('seconds: ' + ', '.join(f'{k} {v:.0f}' for k, v in sec.items()) +
           f', total {time.time() - t0:.0f}')
-    with open(osp.join(wd, 'summary.json'), 'w') as f:
-        json.dump(dict(results=res, seconds=sec, args=vars(args)), f, indent=2)
+    from mmwsss.apis.io import atomic_save_json
+    atomic_save_json(
+        osp.join(wd, 'summary.json'),
+        dict(results=res, seconds=sec, args=vars(args)))
     return 0
 
 

@@ -23,7 +23,6 @@ Usage::
         [--channels 3] [--repeat 3] [--device cpu|cuda]
 """
 import argparse
-import json
 import multiprocessing as mp
 import os
 import os.path as osp
@@ -188,15 +187,14 @@ def main():
           f'after global max normalisation {diff:.2e}, same argmax on '
           f'{100 * same:.3f} % of pixels')
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(
-                    rows=rows,
-                    max_abs_diff=diff,
-                    same_argmax=same,
-                    args=vars(args)),
-                f,
-                indent=2)
+        from mmwsss.apis.io import atomic_save_json
+        atomic_save_json(
+            args.out,
+            dict(
+                rows=rows,
+                max_abs_diff=diff,
+                same_argmax=same,
+                args=vars(args)))
 
 
 if __name__ == '__main__':

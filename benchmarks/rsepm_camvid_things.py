@@ -311,6 +311,7 @@ def main() -> int:
         sys.exit(f'error: {args.data_root} not found: pass --data-root '
                  'pointing at a camvid_things copy (images/, masks/, ...)')
     import mmwsss  # noqa: F401
+    from mmwsss.apis.io import atomic_save_json
     if args.keep_freed_memory:
         # the tools run as subprocesses: same glibc setting via environment
         os.environ.update(
@@ -361,8 +362,7 @@ def main() -> int:
                                             for k, v in r['seconds'].items()))
     summary['seconds'] = time.time() - t0
     out = osp.join(args.work_dir, 'summary.json')
-    with open(out, 'w') as f:
-        json.dump(summary, f, indent=2)
+    atomic_save_json(out, summary)
     print(f'summary: {out}; total seconds: {summary["seconds"]:.0f}')
     return 0
 

@@ -22,6 +22,7 @@ from PIL import Image
 
 __all__ = [
     'DataFileError', 'tmp_path', 'atomic_save_npz', 'atomic_save_png',
+    'atomic_save_json',
     'load_cam', 'load_label_png', 'load_rgb', 'image_size', 'clean_tmp_files',
     'pending_ids', 'read_folder_split', 'CAM_FIELDS'
 ]
@@ -97,6 +98,20 @@ def atomic_save_npz(path: str,
     """
     saver = np.savez_compressed if compress else np.savez
     _atomic_write(path, lambda f: saver(f, **arrays), fsync=fsync)
+
+
+def atomic_save_json(path: str, obj, indent: Optional[int] = 2,
+                     **json_kwargs) -> None:
+    """Write ``obj`` as JSON (a report, a summary) to ``path`` atomically.
+
+    Args:
+        path (str): Destination ``.json``.
+        obj: JSON-serialisable object.
+        indent (int, optional): ``json.dumps`` indent. Defaults to 2.
+        **json_kwargs: More ``json.dumps`` options (e.g. ``allow_nan``).
+    """
+    text = json.dumps(obj, indent=indent, **json_kwargs) + '\n'
+    _atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def _palette_list(palette) -> List[int]:

@@ -76,6 +76,23 @@ def test_png_round_trip_preserves_labels(tmp_path):
         assert Image.open(io.BytesIO(data)).mode == mode
 
 
+def test_atomic_save_json_replaces_whole_or_nothing(tmp_path):
+    import json
+
+    from mmwsss.apis.io import atomic_save_json
+    path = str(tmp_path / 'sub' / 'report.json')
+    atomic_save_json(path, {'mIoU': 0.5, 'per_class': [1, 2]})
+    with open(path) as f:
+        assert json.load(f) == {'mIoU': 0.5, 'per_class': [1, 2]}
+    # a failing dump (NaN with allow_nan=False) keeps the old file intact
+    # and leaves no temp file behind
+    with pytest.raises(ValueError):
+        atomic_save_json(path, {'mIoU': float('nan')}, allow_nan=False)
+    with open(path) as f:
+        assert json.load(f)['mIoU'] == 0.5
+    assert os.listdir(osp.dirname(path)) == ['report.json']
+
+
 @pytest.fixture(scope='module')
 def fixture(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('pl')

@@ -20,8 +20,6 @@ Examples::
         --png-dir pseudo_labels --out pl.json
 """
 import argparse
-import json
-import os
 import os.path as osp
 import sys
 from typing import List, Optional
@@ -329,10 +327,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             num_images=len(items),
             average=args.average,
             pred_ignore=args.pred_ignore if mode == 'png' else None)
-        folder = osp.dirname(osp.abspath(args.out))
-        os.makedirs(folder, exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(summary, f, indent=2, allow_nan=False)
+        from mmwsss.apis.io import atomic_save_json
+        atomic_save_json(args.out, summary, allow_nan=False)
         print(f'summary written to {args.out}')
     return 0
 
