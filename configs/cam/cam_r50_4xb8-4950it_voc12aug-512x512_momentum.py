@@ -18,9 +18,6 @@ model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
     backbone=_base_.backbone,
     cam_head=dict(in_channels=_base_.backbone_channels, num_classes=20))
-optim_wrapper = dict(
-    optimizer=dict(
-        type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4, nesterov=True))
 param_scheduler = [
     dict(
         type='PolyLR',

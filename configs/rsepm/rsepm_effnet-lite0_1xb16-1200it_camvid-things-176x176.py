@@ -57,9 +57,6 @@ model = dict(
     test_cfg=dict(
         use_gt_labels=False,
         crf=dict(_delete_=True, type='DenseCRF', preset='rsepm')))
-optim_wrapper = dict(
-    optimizer=dict(
-        type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4, nesterov=True))
 param_scheduler = [
     dict(
         type='PolyLR',

@@ -35,9 +35,6 @@ model = dict(
         c1_channels=48,
         num_classes=5),
     test_cfg=dict(use_gt_labels=False))
-optim_wrapper = dict(
-    optimizer=dict(
-        type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4, nesterov=True))
 param_scheduler = [
     dict(
         type='PolyLR',

@@ -1,11 +1,11 @@
 # Segmentation stage of the synthetic demo pipeline (docs/pipeline.md):
-# DeepLabV3+ on EfficientNet-Lite0 (see the camvid_things config) trained
-# on the synthetic train pseudo labels
+# DeepLabV3+ on EfficientNet-Lite0
+# (../_base_/models/deeplabv3plus_gn_effnet-lite0.py) trained on the
+# synthetic train pseudo labels
 # (<repo>/work_dirs/pipeline_synthetic/pseudo_labels), tested on the
 # synthetic test GT. 600 iterations x batch 16, crop 112, 'momentum' preset.
 _base_ = [
-    '../_base_/models/deeplabv3plus_gn.py',
-    '../_base_/models/backbones/efficientnet_lite0.py',
+    '../_base_/models/deeplabv3plus_gn_effnet-lite0.py',
     '../_base_/datasets/synthetic_pseudo.py',
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_poly_iters.py',
@@ -14,18 +14,7 @@ _base_ = [
 max_iters = 600
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
-    backbone=dict(_base_.backbone, norm_eval=True),
-    decode_head=dict(
-        in_channels=1280,
-        in_index=4,
-        channels=128,
-        dilations=(1, 3, 6, 9),
-        c1_in_channels=24,
-        c1_channels=48,
-        num_classes=5))
-optim_wrapper = dict(
-    optimizer=dict(
-        type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4, nesterov=True))
+    decode_head=dict(num_classes=5))
 param_scheduler = [
     dict(
         type='PolyLR',
