@@ -10,29 +10,16 @@
 # ("schedule epochs" of 60 iterations; reading (b)): L_cls only until
 # iteration 300, RecurSeed from 300, EdgePredictMix from 900.
 #
-# Feature indices. EfficientNet-Lite0 outputs (stride, channels): 0 (4, 24),
-# 1 (8, 40), 2 (16, 112), 3 (16, 320), 4 = head conv (16, 1280).
-# - CAM head on 4 (cam_in_index=-1): the CAM feature of the CAM baseline
-#   (ResNet: C5).
-# - Decoder: ASPP on the same feature (in_index=4, as ResNet's ASPP on C5)
-#   and the stride-4 output 0 as the low-level input (mmseg's
-#   DepthwiseSeparableASPPHead always takes inputs[0]; c1_in_channels=24,
-#   as ResNet's C2). [inferred] CPU-sized head like the camvid seg stage:
-#   128 channels, ASPP rates 1/3/6/9 (the stride-16 map of a 176 crop is
-#   11x11; rates 12/18 would only see padding).
-# - SCG levels (2, 4) = (112-ch stride-16 stage output, 1280-ch CAM
-#   feature), the analogue of ResNet's (C4, C5): C4 is the output of the
-#   stride-16 stage before the stage whose stride was removed, C5 the CAM
-#   feature. Output 3 (320 ch) is the input of the 1x1 head conv, i.e.
-#   nearly the same feature as 4.
+# Model: ../_base_/models/rsepm_effnet-lite0.py (feature indices, SCG
+# levels); ASPP rates 1/3/6/9 here [inferred] (the stride-16 map of a 176
+# crop is 11x11; rates 12/18 would only see padding).
 # Test (spec §8): 4 scales x flip + RS+EPM CRF with PREDICTED labels
 # (use_gt_labels=False: camvid val/test carry image labels, the
 # single-stage number must not use them); the seed export of the benchmark
 # (tools/rsepm/infer_seeds.py) uses GT labels like the CAM baseline's CAMs.
 # data_root: ../shared/data/camvid_things (override like the CAM config).
 _base_ = [
-    '../_base_/models/rsepm.py',
-    '../_base_/models/backbones/efficientnet_lite0.py',
+    '../_base_/models/rsepm_effnet-lite0.py',
     '../_base_/datasets/camvid_things.py',
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_poly_iters.py',
@@ -42,18 +29,8 @@ max_iters = 1200
 iters_per_epoch = max_iters // 20  # schedule epochs (20 of them)
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
-    backbone=_base_.backbone,
-    cam_head=dict(in_channels=_base_.backbone_channels, num_classes=5),
-    cam_in_index=-1,
-    scg_in_index=(2, 4),
-    decode_head=dict(
-        in_channels=_base_.backbone_channels,
-        in_index=4,
-        channels=128,
-        dilations=(1, 3, 6, 9),
-        c1_in_channels=24,
-        c1_channels=48,
-        num_classes=6),
+    cam_head=dict(num_classes=5),
+    decode_head=dict(dilations=(1, 3, 6, 9), num_classes=6),
     test_cfg=dict(
         use_gt_labels=False,
         crf=dict(_delete_=True, type='DenseCRF', preset='rsepm')))

@@ -4,15 +4,14 @@
 # (crop 112, batch 16, 600 iterations, momentum preset, lr 0.01) + the
 # RS+EPM decoder and losses. Phases scaled like the VOC 5 / 15 / 20
 # epochs: L_cls until iteration 150, RecurSeed from 150, EdgePredictMix
-# from 450. Feature indices and the CPU-sized decoder: see the camvid
-# config ./rsepm_effnet-lite0_1xb16-1200it_camvid-things-176x176.py (the
-# stride-16 map of a 112 crop is 7x7, ASPP rates 1/2/3/4 here) [inferred].
+# from 450. Feature indices and the CPU-sized decoder:
+# ../_base_/models/rsepm_effnet-lite0.py (the stride-16 map of a 112 crop
+# is 7x7, ASPP rates 1/2/3/4 here) [inferred].
 # Test: spec §8 with predicted labels, without CRF (demo speed; add
 # model.test_cfg.crf=dict(type='DenseCRF', preset='rsepm') for the paper's
 # post-processing).
 _base_ = [
-    '../_base_/models/rsepm.py',
-    '../_base_/models/backbones/efficientnet_lite0.py',
+    '../_base_/models/rsepm_effnet-lite0.py',
     '../_base_/datasets/synthetic_wsss.py',
     '../_base_/default_runtime.py',
     '../_base_/schedules/schedule_poly_iters.py',
@@ -22,18 +21,8 @@ max_iters = 600
 iters_per_epoch = max_iters // 20  # schedule epochs (20 of them)
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
-    backbone=_base_.backbone,
-    cam_head=dict(in_channels=_base_.backbone_channels, num_classes=4),
-    cam_in_index=-1,
-    scg_in_index=(2, 4),
-    decode_head=dict(
-        in_channels=_base_.backbone_channels,
-        in_index=4,
-        channels=128,
-        dilations=(1, 2, 3, 4),
-        c1_in_channels=24,
-        c1_channels=48,
-        num_classes=5),
+    cam_head=dict(num_classes=4),
+    decode_head=dict(dilations=(1, 2, 3, 4), num_classes=5),
     test_cfg=dict(use_gt_labels=False))
 param_scheduler = [
     dict(
