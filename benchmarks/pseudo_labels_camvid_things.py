@@ -140,6 +140,7 @@ def main() -> int:
                  f'run benchmarks/cam_camvid_things.py first (or pass '
                  f'--cam-checkpoint)')
     from mmwsss.apis.cam_pipeline import _run_tool, _step
+    from mmwsss.apis.io import atomic_save_json
     os.makedirs(args.work_dir, exist_ok=True)
     wd = args.work_dir
     train, test = _split(args, 'train'), _split(args, 'test')
@@ -241,7 +242,6 @@ def main() -> int:
                 sys.exit(f'error: no metrics JSON in {osp.join(wd, name)}')
             with open(logs[-1]) as f:
                 metrics = json.load(f)
-            from mmwsss.apis.io import atomic_save_json
             atomic_save_json(out, metrics, indent=None)
         with open(out) as f:
             res[name] = json.load(f)
@@ -267,7 +267,6 @@ def main() -> int:
                   f'(test split)')
     print('seconds: ' + ', '.join(f'{k} {v:.0f}' for k, v in sec.items()) +
           f', total {time.time() - t0:.0f}')
-    from mmwsss.apis.io import atomic_save_json
     atomic_save_json(
         osp.join(wd, 'summary.json'),
         dict(results=res, seconds=sec, args=vars(args)))

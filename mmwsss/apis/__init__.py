@@ -3,8 +3,9 @@ from .cam_inference import (IMAGENET_MEAN, IMAGENET_STD, dataset_infos,
                             present_from_probs, scaled_size,
                             select_and_normalise, strided_size)
 from .io import (DataFileError, atomic_save_json, atomic_save_npz,
-                 atomic_save_png, clean_tmp_files, image_size, load_cam, load_label_png,
-                 load_rgb, pending_ids, read_folder_split, tmp_path)
+                 atomic_save_png, clean_tmp_files, image_size, load_cam,
+                 load_label_png, load_rgb, pending_ids, read_folder_split,
+                 tmp_path)
 from .pseudo_labels import (export_pseudo_labels, make_affinity_label,
                             make_affinity_labels, make_pseudo_label,
                             maps_to_label, random_walk_dataset, upsample_rw)

@@ -51,7 +51,8 @@ def test_check_files(tmp_path):
     f = tmp_path / 'a.py'
     f.write_text('x = 1\n')
     check_files(config=str(f), checkpoint=None)
-    with pytest.raises(SystemExit, match=r'checkpoint file not found: .*b\.pth'):
+    with pytest.raises(
+            SystemExit, match=r'checkpoint file not found: .*b\.pth'):
         check_files(config=str(f), checkpoint=str(tmp_path / 'b.pth'))
 
 
