@@ -20,6 +20,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image
 
+from mmwsss.utils.fileio import TMP_TAG, atomic_write, tmp_path
+
 __all__ = [
     'DataFileError', 'tmp_path', 'atomic_save_npz', 'atomic_save_png',
     'atomic_save_json',
@@ -29,8 +31,6 @@ __all__ = [
 
 #: Arrays of a CAM file (see ``docs/dev_contracts.md``).
 CAM_FIELDS = ('keys', 'cam', 'hr_cam')
-
-TMP_TAG = '.tmp'
 
 
 class DataFileError(RuntimeError):
@@ -47,42 +47,6 @@ class DataFileError(RuntimeError):
         self.path = path
 
 
-def tmp_path(path: str) -> str:
-    """Temporary sibling of ``path`` used by the atomic writers.
-
-    ``out/2007_000032.npz`` -> ``out/2007_000032.<pid>.tmp.npz``; the
-    extension is kept so that numpy / PIL do not append another one.
-
-    Args:
-        path (str): Final file name.
-
-    Returns:
-        str: Temporary file name in the same folder.
-    """
-    stem, ext = osp.splitext(path)
-    return f'{stem}.{os.getpid()}{TMP_TAG}{ext}'
-
-
-def _atomic_write(path: str, write_fn, fsync: bool = False) -> None:
-    """Write with ``write_fn(fileobj)`` into a temp file, then rename."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = tmp_path(path)
-    try:
-        with open(tmp, 'wb') as f:
-            write_fn(f)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def atomic_save_npz(path: str,
                     compress: bool = False,
                     fsync: bool = False,
@@ -97,7 +61,7 @@ def atomic_save_npz(path: str,
         **arrays: Arrays to store, by name.
     """
     saver = np.savez_compressed if compress else np.savez
-    _atomic_write(path, lambda f: saver(f, **arrays), fsync=fsync)
+    atomic_write(path, lambda f: saver(f, **arrays), fsync=fsync)
 
 
 def atomic_save_json(path: str, obj, indent: Optional[int] = 2,
@@ -111,7 +75,7 @@ def atomic_save_json(path: str, obj, indent: Optional[int] = 2,
         **json_kwargs: More ``json.dumps`` options (e.g. ``allow_nan``).
     """
     text = json.dumps(obj, indent=indent, **json_kwargs) + '\n'
-    _atomic_write(path, lambda f: f.write(text.encode()))
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def _palette_list(palette) -> List[int]:
@@ -151,7 +115,7 @@ def atomic_save_png(path: str,
     img = Image.fromarray(np.ascontiguousarray(arr))  # mode L
     if palette is not None:
         img.putpalette(_palette_list(palette))  # L -> P, indices kept
-    _atomic_write(path, lambda f: img.save(f, format='PNG'), fsync=fsync)
+    atomic_write(path, lambda f: img.save(f, format='PNG'), fsync=fsync)
 
 
 def load_cam(path: str,

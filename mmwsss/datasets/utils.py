@@ -11,6 +11,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmwsss.utils.fileio import atomic_write
+
 __all__ = [
     'DatasetFormatError', 'voc_palette', 'read_split', 'read_classes',
     'read_labels_json', 'labels_to_multihot', 'read_mask', 'mask_labels',
@@ -260,18 +262,10 @@ def index_images(img_dir: str,
     return {k: v[1] for k, v in found.items()}
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    directory = osp.dirname(osp.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = osp.join(directory, f'.{osp.basename(path)}.{os.getpid()}.tmp')
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def write_text_atomic(path: str, lines: Sequence[str]) -> None:
     """Write lines (newline-terminated) through a temp file + rename."""
-    _atomic_write(path, ''.join(f'{line}\n' for line in lines).encode())
+    data = ''.join(f'{line}\n' for line in lines).encode()
+    atomic_write(path, lambda f: f.write(data))
 
 
 def write_json_atomic(path: str, obj, indent: Optional[int] = None) -> None:
@@ -286,4 +280,4 @@ def write_json_atomic(path: str, obj, indent: Optional[int] = None) -> None:
         text = '{\n' + body + ('\n' if body else '') + '}\n'
     else:
         text = json.dumps(obj, indent=indent) + '\n'
-    _atomic_write(path, text.encode())
+    atomic_write(path, lambda f: f.write(text.encode()))
