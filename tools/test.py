@@ -13,6 +13,9 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmwsss.utils import compat  # noqa: E402
+from mmwsss.utils.checkpoint import CheckpointError  # noqa: E402
+from mmwsss.utils.cli import (add_checkpoint_args,  # noqa: E402
+                              apply_checkpoint_args, check_files)
 
 
 def parse_args():
@@ -51,6 +54,7 @@ def parse_args():
     parser.add_argument(
         '--tta', action='store_true', help='Test time augmentation')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_checkpoint_args(parser)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -78,6 +82,8 @@ def trigger_visualization_hook(cfg, args):
 
 def main():
     args = parse_args()
+    apply_checkpoint_args(args)
+    check_files(config=args.config, checkpoint=args.checkpoint)
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -100,6 +106,15 @@ def main():
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
 
+    if not args.no_strict:
+        # refuse a checkpoint whose keys/shapes do not fit the model
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(
+                type='StrictLoadHook',
+                checkpoint=args.checkpoint,
+                config=args.config)
+        ]
+
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
@@ -109,7 +124,10 @@ def main():
         compat.cpu_ddp_wrapper_cfg(cfg)
 
     runner = Runner.from_cfg(cfg)
-    runner.test()
+    try:
+        runner.test()
+    except CheckpointError as e:
+        raise SystemExit(f'error: {e}')
     if cpu_dist:
         compat.destroy_cpu_distributed()
 

@@ -16,6 +16,9 @@ from mmengine.runner import Runner  # noqa: E402
 from mmseg.registry import RUNNERS  # noqa: E402
 
 from mmwsss.utils import compat  # noqa: E402
+from mmwsss.utils.checkpoint import CheckpointError  # noqa: E402
+from mmwsss.utils.cli import (add_checkpoint_args,  # noqa: E402
+                              apply_checkpoint_args)
 
 
 def parse_args():
@@ -44,6 +47,7 @@ def parse_args():
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_checkpoint_args(parser, strict=False)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
@@ -52,6 +56,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    apply_checkpoint_args(args)
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -90,7 +95,10 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
 
-    runner.train()
+    try:
+        runner.train()
+    except CheckpointError as e:  # load_from / --resume
+        raise SystemExit(f'error: {e}')
     if cpu_dist:
         compat.destroy_cpu_distributed()
 

@@ -7,13 +7,15 @@ folder-layout split), the inference tools (``tools/cam/infer_cams.py``,
 all of them turn bad input into a one-line ``error: ...`` exit.
 """
 import argparse
+import os
 import os.path as osp
 from typing import Optional, Sequence, Tuple
 
 __all__ = [
     'add_dataset_args', 'check_dataset_args', 'cfg_options',
     'add_map_output_args', 'add_png_output_args', 'check_files',
-    'load_dataset', 'load_model'
+    'load_dataset', 'load_model', 'add_checkpoint_args',
+    'apply_checkpoint_args'
 ]
 
 
@@ -154,13 +156,63 @@ def load_dataset(args: argparse.Namespace,
         raise SystemExit(f'error: {e}')
 
 
-def load_model(cfg, checkpoint: str, device: Optional[str] = None):
+def add_checkpoint_args(parser: argparse.ArgumentParser,
+                        strict: bool = True) -> None:
+    """``--trust-checkpoint`` (and, for tools that predict, ``--no-strict``).
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        strict (bool): Add ``--no-strict`` (inference tools). Defaults to
+            True.
+    """
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load checkpoints with torch.load(weights_only=False): needed '
+        'only for files holding types outside the MMEngine allow-list; '
+        'unpickling can run code stored in the file, so use it only for '
+        'files you trust (sets MMWSSS_TRUST_CHECKPOINT=1 for this run)')
+    if strict:
+        parser.add_argument(
+            '--no-strict',
+            action='store_true',
+            help='load a checkpoint whose keys or shapes do not match the '
+            'model (matching weights only, the rest keeps its init) '
+            'instead of stopping with an error')
+
+
+def apply_checkpoint_args(args: argparse.Namespace) -> None:
+    """Carry ``--trust-checkpoint`` to every checkpoint load of this run
+    (and its worker processes) through ``MMWSSS_TRUST_CHECKPOINT``."""
+    if getattr(args, 'trust_checkpoint', False):
+        from mmwsss.utils.checkpoint import TRUST_ENV
+        os.environ[TRUST_ENV] = '1'
+
+
+def load_model(cfg,
+               checkpoint: str,
+               device: Optional[str] = None,
+               strict: bool = True):
     """Build ``cfg.model`` (mmseg ``MODELS``), load ``checkpoint`` on the CPU,
-    move it to ``device`` (default cuda if available) and set eval mode."""
+    move it to ``device`` (default cuda if available) and set eval mode.
+
+    With ``strict`` (the default) a checkpoint whose keys or shapes do not
+    match the model, a file that is not a checkpoint, or one the safe loader
+    refuses exits with one ``error: ...`` line naming the checkpoint (and
+    the config); nothing has been written by then.
+    """
     import torch
-    from mmengine.runner import load_checkpoint
     from mmseg.registry import MODELS
+
+    from mmwsss.utils.checkpoint import CheckpointError, load_model_checkpoint
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    try:
+        load_model_checkpoint(
+            model,
+            checkpoint,
+            config=getattr(cfg, 'filename', None),
+            strict=strict)
+    except (CheckpointError, FileNotFoundError) as e:
+        raise SystemExit(f'error: {e}')
     return model.to(device).eval()

@@ -9,9 +9,15 @@ Every upstream breakage that mmwsss works around is handled here, once:
   The shim is never installed when the real extension can be imported.
 * ``torch.load(weights_only=True)`` default of torch >= 2.6 rejects MMEngine
   checkpoints (they pickle numpy arrays, ``HistoryBuffer`` ...):
-  :func:`patch_checkpoint_loading` re-registers MMEngine's local-file loader
-  with ``weights_only=False``. Only local files are affected; load only
-  checkpoints you trust.
+  :func:`patch_checkpoint_loading` registers :mod:`mmwsss.utils.checkpoint`'s
+  loader as MMEngine's local-file loader. It keeps ``weights_only=True`` and
+  allow-lists exactly the types MMEngine checkpoints contain (scoped to the
+  load, nothing is relaxed globally); ``weights_only=False`` only with the
+  explicit opt-in (``--trust-checkpoint`` / ``MMWSSS_TRUST_CHECKPOINT=1``).
+* MMEngine writes checkpoints in place, so a run killed while saving leaves
+  a truncated ``iter_N.pth``: :func:`patch_checkpoint_loading` also makes
+  :class:`mmwsss.utils.fileio.AtomicLocalBackend` (temp file + rename) the
+  local file backend.
 * ``--launcher pytorch`` on a machine without CUDA: MMEngine calls
   ``torch.cuda.set_device`` and uses NCCL. :func:`init_cpu_distributed`
   initialises a gloo process group before the Runner exists (the Runner then
@@ -25,7 +31,6 @@ Every upstream breakage that mmwsss works around is handled here, once:
 import importlib
 import importlib.machinery
 import importlib.util
-import os
 import sys
 import types
 from typing import Optional
@@ -101,26 +106,19 @@ def install_mmcv_ext_shim() -> bool:
     return True
 
 
-def _load_local_trusted(filename: str, map_location=None):
-    """MMEngine local checkpoint loader with ``weights_only=False``."""
-    filename = os.path.expanduser(filename)
-    if not os.path.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    return torch.load(filename, map_location=map_location, weights_only=False)
-
-
 def patch_checkpoint_loading() -> None:
-    """Make MMEngine load local checkpoints under torch >= 2.6.
+    """Safe checkpoint loading and atomic checkpoint writes for MMEngine.
 
-    MMEngine checkpoints contain pickled non-tensor objects (message hub,
-    numpy scalars), which ``weights_only=True`` refuses. The replacement is
-    registered through MMEngine's own ``CheckpointLoader.register_scheme``.
+    Registers :func:`mmwsss.utils.checkpoint.load_checkpoint_file`
+    (``weights_only=True`` with the MMEngine allow-list) for local paths in
+    MMEngine's ``CheckpointLoader``, and
+    :class:`mmwsss.utils.fileio.AtomicLocalBackend` as the ``local`` file
+    backend. Idempotent.
     """
-    from mmengine.runner.checkpoint import CheckpointLoader
-    if CheckpointLoader._schemes.get('') is _load_local_trusted:
-        return
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=_load_local_trusted, force=True)
+    from .checkpoint import register_checkpoint_loader
+    from .fileio import register_atomic_local_backend
+    register_checkpoint_loader()
+    register_atomic_local_backend()
 
 
 def init_cpu_distributed(launcher: str,

@@ -26,8 +26,8 @@ if _ROOT not in sys.path:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    from mmwsss.utils.cli import (add_dataset_args, add_map_output_args,
-                                  check_dataset_args)
+    from mmwsss.utils.cli import (add_checkpoint_args, add_dataset_args,
+                                  add_map_output_args, check_dataset_args)
     parser = argparse.ArgumentParser(
         description='Multi-scale x flip CAM inference (writes <id>.npz).')
     parser.add_argument('config', help='model config file')
@@ -64,6 +64,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=0.5,
         help='probability threshold with --use-pred-labels')
     add_map_output_args(parser)
+    add_checkpoint_args(parser)
     args = parser.parse_args(argv)
     check_dataset_args(parser, args)
     return args
@@ -73,11 +74,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip  (shim + registration)
     from mmwsss.apis import DataFileError, infer_dataset_cams
-    from mmwsss.utils.cli import check_files, load_dataset, load_model
+    from mmwsss.utils.cli import (apply_checkpoint_args, check_files,
+                                  load_dataset, load_model)
 
+    apply_checkpoint_args(args)
     check_files(config=args.config, checkpoint=args.checkpoint)
     dataset, cfg = load_dataset(args, need_labels=not args.use_pred_labels)
-    model = load_model(cfg, args.checkpoint, args.device)
+    model = load_model(
+        cfg, args.checkpoint, args.device, strict=not args.no_strict)
     if not hasattr(model, 'extract_cam'):
         raise SystemExit(f'error: model {type(model).__name__} has no '
                          f'extract_cam(); not a CAM model.')

@@ -33,8 +33,8 @@ _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from mmwsss.utils.cli import (add_dataset_args,  # noqa: E402
-                              check_dataset_args)
+from mmwsss.utils.cli import (add_checkpoint_args,  # noqa: E402
+                              add_dataset_args, check_dataset_args)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -77,6 +77,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='device (default: cuda if available, else cpu)')
     parser.add_argument(
         '--overwrite', action='store_true', help='recompute existing files')
+    add_checkpoint_args(parser)
     args = parser.parse_args(argv)
     check_dataset_args(parser, args)
     return args
@@ -87,12 +88,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     import mmwsss  # noqa: F401  isort:skip
     from mmwsss.apis.io import DataFileError
     from mmwsss.apis.pseudo_labels import random_walk_dataset
-    from mmwsss.utils.cli import check_files, load_dataset, load_model
+    from mmwsss.utils.cli import (apply_checkpoint_args, check_files,
+                                  load_dataset, load_model)
+    apply_checkpoint_args(args)
     check_files(config=args.config, checkpoint=args.checkpoint)
     if not osp.isdir(args.cam_dir):
         raise SystemExit(f'error: CAM folder not found: {args.cam_dir}')
     dataset, cfg = load_dataset(args)
-    model = load_model(cfg, args.checkpoint, args.device)
+    model = load_model(
+        cfg, args.checkpoint, args.device, strict=not args.no_strict)
     if not hasattr(model, 'extract_edge'):
         raise SystemExit(f'error: {type(model).__name__} has no '
                          f'extract_edge(); not a boundary network config.')

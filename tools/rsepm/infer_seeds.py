@@ -38,8 +38,8 @@ if _ROOT not in sys.path:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    from mmwsss.utils.cli import (add_dataset_args, add_map_output_args,
-                                  check_dataset_args)
+    from mmwsss.utils.cli import (add_checkpoint_args, add_dataset_args,
+                                  add_map_output_args, check_dataset_args)
     parser = argparse.ArgumentParser(
         description='RS+EPM seeds (predict_seed, multi-scale x flip) as '
         'CAM files <id>.npz.')
@@ -76,6 +76,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default='area',
         help='resize of the seed to the stride-4 "cam" array')
     add_map_output_args(parser)
+    add_checkpoint_args(parser)
     args = parser.parse_args(argv)
     check_dataset_args(parser, args)
     return args
@@ -86,11 +87,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     import mmwsss  # noqa: F401  isort:skip  (shim + registration)
     from mmwsss.apis import (DataFileError, bg_gamma_threshold,
                              infer_dataset_seeds)
-    from mmwsss.utils.cli import check_files, load_dataset, load_model
+    from mmwsss.utils.cli import (apply_checkpoint_args, check_files,
+                                  load_dataset, load_model)
 
+    apply_checkpoint_args(args)
     check_files(config=args.config, checkpoint=args.checkpoint)
     dataset, cfg = load_dataset(args, need_labels=not args.use_pred_labels)
-    model = load_model(cfg, args.checkpoint, args.device)
+    model = load_model(
+        cfg, args.checkpoint, args.device, strict=not args.no_strict)
     if not hasattr(model, 'predict_seed'):
         raise SystemExit(f'error: model {type(model).__name__} has no '
                          f'predict_seed(); use an RSEPM config (CAMs of other '
