@@ -4,7 +4,6 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, SampleList
@@ -124,12 +123,6 @@ class CAMHead(BaseModule):
         with torch.no_grad():
             losses['acc_cls'] = ((logits > 0).float() == labels).float().mean()
         return losses
-
-    @staticmethod
-    def normalise(cam: Tensor, eps: float = 1e-5) -> Tensor:
-        """``relu(x) / (max_{h,w} relu(x) + eps)`` per image and class."""
-        cam = F.relu(cam)
-        return cam / (cam.flatten(2).amax(dim=2)[..., None, None] + eps)
 
     @staticmethod
     def init_std(in_channels: int) -> float:

@@ -3,7 +3,7 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..heads.cam_head import CAMHead
+from ..utils.cam_ops import normalise_cam
 
 __all__ = ['PuzzleReconstructionLoss', 'puzzle_reconstruction_loss']
 
@@ -58,7 +58,7 @@ def puzzle_reconstruction_loss(cam: Tensor,
                          f'{tuple(cam.shape[:2])}')
     cam, cam_re, labels = cam.float(), cam_re.float(), labels.float()
     if re_level == 'cam':
-        cam, cam_re = CAMHead.normalise(cam), CAMHead.normalise(cam_re)
+        cam, cam_re = normalise_cam(cam), normalise_cam(cam_re)
     diff = cam - cam_re
     err = diff.abs() if re_loss == 'l1' else diff * diff
     if re_mask == 'none':

@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from ..utils.cam_ops import normalise_cam
+
 __all__ = ['RecurSeedLoss', 'recurseed_loss']
 
 REC_FORMS = ('l1_norm_cam', 'l1_sigmoid', 'mse')
@@ -17,8 +19,7 @@ def _cam_map(cam_logits: Tensor, form: str, eps: float) -> Tensor:
     """The CAM map compared with the seed, for ``form``."""
     if form == 'l1_sigmoid':
         return torch.sigmoid(cam_logits)
-    x = F.relu(cam_logits)
-    return x / (x.flatten(2).amax(dim=2)[..., None, None] + eps)
+    return normalise_cam(cam_logits, eps)
 
 
 def recurseed_loss(cam_logits: Tensor,

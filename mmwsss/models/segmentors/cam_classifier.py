@@ -11,6 +11,7 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 from torch import Tensor
 
 from ..heads.cam_head import CAMHead
+from ..utils.cam_ops import cam_keys, normalise_cam
 
 __all__ = ['CAMClassifier']
 
@@ -122,14 +123,13 @@ class CAMClassifier(BaseSegmentor):
         present = self._present(logits, data_samples)
         cam = F.interpolate(
             cam, size=inputs.shape[2:], mode='bilinear', align_corners=False)
-        cam = CAMHead.normalise(cam) * present[:, :, None, None].to(cam)
+        cam = normalise_cam(cam) * present[:, :, None, None].to(cam)
         bg = torch.full_like(cam[:, :1], float(self.test_cfg['bg_threshold']))
         seg_logits = torch.cat([bg, cam], dim=1)
         results = self.postprocess_result(seg_logits, data_samples)
         if self.test_cfg['with_cam']:
             for i, ds in enumerate(results):
-                idx = present[i].nonzero(as_tuple=True)[0]
-                ds.pred_cam = PixelData(data=ds.seg_logits.data[idx + 1])
-                ds.cam_keys = torch.cat(
-                    [idx.new_zeros(1), idx + 1]).to(torch.int64)
+                keys = cam_keys(present[i])
+                ds.pred_cam = PixelData(data=ds.seg_logits.data[keys[1:]])
+                ds.cam_keys = keys
         return results

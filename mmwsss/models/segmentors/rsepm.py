@@ -15,6 +15,7 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 from torch import Tensor
 
 from ..heads.cam_head import CAMHead, stack_img_labels
+from ..utils.cam_ops import cam_keys, normalise_cam
 
 __all__ = ['RSEPM']
 
@@ -312,7 +313,7 @@ class RSEPM(BaseSegmentor):
         with torch.no_grad(), torch.autocast(
                 device_type=inputs.device.type, enabled=False):
             labels = img_labels.detach().float()
-            cam_n = CAMHead.normalise(cam.detach().float())
+            cam_n = normalise_cam(cam.detach().float())
             cam_n = cam_n * (labels > 0.5).float()[:, :, None, None]
             levels = [feats[i].detach().float() for i in self.scg_in_index]
             m_scg = self.scg(cam_n, levels, labels)
@@ -506,8 +507,7 @@ class RSEPM(BaseSegmentor):
             present = img_labels.to(inputs.device) > 0.5
         else:
             present = sig_sum / views >= cfg['conf_th']
-        seed = prob[:, 1:]
-        seed = seed / (seed.flatten(2).amax(dim=2)[..., None, None] + 1e-5)
+        seed = normalise_cam(prob[:, 1:])
         seed = seed * present[:, :, None, None].float()
         return seed, present
 
@@ -573,11 +573,10 @@ class RSEPM(BaseSegmentor):
             torch.cat([bg, seed], dim=1), data_samples)
         crf = self._build_crf() if self.test_cfg['crf'] else None
         for i, ds in enumerate(results):
-            idx = present[i].nonzero(as_tuple=True)[0]
-            keys = torch.cat([idx.new_zeros(1), idx + 1]).to(torch.int64)
+            keys = cam_keys(present[i])
             scores = ds.seg_logits.data
             if self.test_cfg['with_cam']:
-                ds.pred_cam = PixelData(data=scores[idx + 1].clone())
+                ds.pred_cam = PixelData(data=scores[keys[1:]].clone())
                 ds.cam_keys = keys.clone()
             if crf is None:
                 continue
