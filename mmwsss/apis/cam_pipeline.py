@@ -114,11 +114,11 @@ def run_cam_pipeline(config: str,
 def prior_only_miou(dataset) -> float:
     """mIoU (fraction) of predicting background everywhere."""
     from ..evaluation import confusion_to_metrics, label_confusion
-    from .io import load_label_png
+    from .io import read_label_png
     num_classes = len(dataset.metainfo['classes'])
     conf = 0
     for i in range(len(dataset)):
-        gt = load_label_png(dataset.get_data_info(i)['seg_map_path'],
+        gt = read_label_png(dataset.get_data_info(i)['seg_map_path'],
                             'GT mask')
         conf = conf + label_confusion(np.zeros_like(gt), gt,
                                       num_classes).numpy()
@@ -131,7 +131,7 @@ def write_cam_overlays(dataset, cam_dir: str, out_dir: str, thr: float,
     from PIL import Image
 
     from ..visualization import cam_panel
-    from .io import load_cam, load_label_png, load_rgb
+    from .io import load_cam, load_rgb, read_label_png
     meta = dataset.metainfo
     os.makedirs(out_dir, exist_ok=True)
     written = []
@@ -141,7 +141,7 @@ def write_cam_overlays(dataset, cam_dir: str, out_dir: str, thr: float,
         hr = cam['hr_cam'].astype(np.float32)
         bg = np.full((1, ) + hr.shape[1:], thr, np.float32)
         pred = cam['keys'][np.concatenate([bg, hr]).argmax(0)]
-        gt = load_label_png(info['seg_map_path'], 'GT mask') \
+        gt = read_label_png(info['seg_map_path'], 'GT mask') \
             if info.get('seg_map_path') else None
         panel = cam_panel(
             load_rgb(info['img_path']), hr, cam['keys'], meta['classes'],

@@ -42,7 +42,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .utils import DatasetFormatError, write_json_atomic, write_text_atomic
+from mmwsss.utils.fileio import (DataFileError, atomic_save_json,
+                                 atomic_save_lines)
 
 __all__ = [
     'SYNTHETIC_CLASSES', 'SYNTHETIC_DEFAULTS', 'GENERATOR_VERSION',
@@ -286,12 +287,12 @@ def _check_existing(root: str, params: Dict) -> None:
         with open(meta_file, encoding='utf-8') as f:
             meta = json.load(f)
     except (OSError, ValueError) as e:
-        raise DatasetFormatError(
+        raise DataFileError(
             f'{meta_file} is missing or unreadable in a finished synthetic '
             f'dataset; delete {root} to regenerate it.') from e
     stored = {k: meta.get(k) for k in params}
     if stored != params or meta.get('version') != GENERATOR_VERSION:
-        raise DatasetFormatError(
+        raise DataFileError(
             f'{root} was generated with other parameters ({meta_file}: '
             f'{meta}) than requested ({params}, version '
             f'{GENERATOR_VERSION}). Delete the folder or choose another '
@@ -320,13 +321,14 @@ def _write_dataset(tmp: str, params: Dict) -> None:
             cv2.imwrite(osp.join(tmp, 'masks', img_id + '.png'), mask)
             labels[img_id] = present
             ids.append(img_id)
-        write_text_atomic(osp.join(tmp, 'splits', f'{split}.txt'), ids)
-    write_text_atomic(osp.join(tmp, 'classes.txt'), SYNTHETIC_CLASSES)
-    write_json_atomic(osp.join(tmp, 'labels.json'), labels)
+        atomic_save_lines(osp.join(tmp, 'splits', f'{split}.txt'), ids)
+    atomic_save_lines(osp.join(tmp, 'classes.txt'), SYNTHETIC_CLASSES)
+    atomic_save_json(
+        osp.join(tmp, 'labels.json'), labels, one_key_per_line=True)
     meta = dict(
         params, version=GENERATOR_VERSION, classes=list(SYNTHETIC_CLASSES))
-    write_json_atomic(osp.join(tmp, 'meta.json'), meta, indent=1)
-    write_text_atomic(osp.join(tmp, COMPLETE_MARKER), ['ok'])
+    atomic_save_json(osp.join(tmp, 'meta.json'), meta, indent=1)
+    atomic_save_lines(osp.join(tmp, COMPLETE_MARKER), ['ok'])
 
 
 def generate_synthetic(root: Optional[str] = None,
@@ -398,7 +400,7 @@ def generate_synthetic(root: Optional[str] = None,
             _check_existing(root, params)
             return root
         if osp.isdir(root) and os.listdir(root):
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'{root} exists but has no completion marker '
                 f'{COMPLETE_MARKER} (an interrupted or foreign folder). '
                 f'Delete it to regenerate, or choose another data_root.')

@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .utils import voc_palette, write_json_atomic, write_text_atomic
+from mmwsss.utils.fileio import atomic_save_json, atomic_save_lines
+from .utils import voc_palette
 from .voc_aug import VOC_CLASSES
 
 __all__ = ['make_voc_fixture', 'make_folder_fixture', 'make_coco_fixture']
@@ -163,10 +164,11 @@ def make_voc_fixture(root: str,
     val, train_aug = ids[-n_val:], ids[:-n_val]
     train = train_aug[::2] or train_aug[:1]
     seg = osp.join(root, 'ImageSets', 'Segmentation')
-    write_text_atomic(osp.join(seg, 'train_aug.txt'), train_aug)
-    write_text_atomic(osp.join(seg, 'train.txt'), train)
-    write_text_atomic(osp.join(seg, 'val.txt'), val)
-    write_json_atomic(osp.join(root, 'cls_labels.json'), labels)
+    atomic_save_lines(osp.join(seg, 'train_aug.txt'), train_aug)
+    atomic_save_lines(osp.join(seg, 'train.txt'), train)
+    atomic_save_lines(osp.join(seg, 'val.txt'), val)
+    atomic_save_json(
+        osp.join(root, 'cls_labels.json'), labels, one_key_per_line=True)
     return root
 
 
@@ -216,11 +218,12 @@ def make_folder_fixture(root: str,
             labels[img_id] = classes
             ids.append(img_id)
             k += 1
-        write_text_atomic(osp.join(root, 'splits', f'{split}.txt'), ids)
-    write_text_atomic(
+        atomic_save_lines(osp.join(root, 'splits', f'{split}.txt'), ids)
+    atomic_save_lines(
         osp.join(root, 'classes.txt'),
         ['background'] + [f'class{i}' for i in range(1, num_classes + 1)])
-    write_json_atomic(osp.join(root, 'labels.json'), labels)
+    atomic_save_json(
+        osp.join(root, 'labels.json'), labels, one_key_per_line=True)
     return root
 
 

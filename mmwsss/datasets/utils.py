@@ -7,28 +7,20 @@ and says how to fix it, because a WSSS run usually fails far from the data
 import json
 import os
 import os.path as osp
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
-from mmwsss.utils.fileio import atomic_write
+from mmwsss.utils.fileio import DataFileError, read_label_png
 
 __all__ = [
-    'DatasetFormatError', 'voc_palette', 'read_split', 'read_classes',
-    'read_labels_json', 'labels_to_multihot', 'read_mask', 'mask_labels',
-    'check_mask_values', 'index_images', 'write_text_atomic',
-    'write_json_atomic', 'IMG_EXTENSIONS'
+    'DataFileError', 'voc_palette', 'read_split', 'read_classes',
+    'read_labels_json', 'labels_to_multihot', 'mask_labels',
+    'check_mask_values', 'index_images', 'IMG_EXTENSIONS'
 ]
 
 #: Image extensions the folder datasets look for, in order of preference.
 IMG_EXTENSIONS: Tuple[str, ...] = ('.jpg', '.png', '.jpeg', '.JPG', '.PNG')
-
-
-class DatasetFormatError(ValueError):
-    """A dataset file exists but its content is invalid.
-
-    The message always names the file and says how to fix it.
-    """
 
 
 def voc_palette(num_colors: int = 256) -> List[List[int]]:
@@ -69,7 +61,7 @@ def read_split(split_file: str, hint: str = '') -> List[str]:
 
     Raises:
         FileNotFoundError: The file does not exist.
-        DatasetFormatError: The file lists no id or an id twice.
+        DataFileError: The file lists no id or an id twice.
     """
     if not osp.isfile(split_file):
         raise FileNotFoundError(
@@ -80,13 +72,13 @@ def read_split(split_file: str, hint: str = '') -> List[str]:
         ids = [line.strip() for line in f]
     ids = [i for i in ids if i]
     if not ids:
-        raise DatasetFormatError(
+        raise DataFileError(
             f'Split file is empty: {split_file}. It must list one image id '
             f'per line. {hint}'.strip())
     seen = set()
     for i in ids:
         if i in seen:
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'Split file {split_file} lists the id "{i}" more than once; '
                 f'remove the duplicate line.')
         seen.add(i)
@@ -98,7 +90,7 @@ def read_classes(classes_file: str) -> Tuple[str, ...]:
 
     Raises:
         FileNotFoundError: The file does not exist.
-        DatasetFormatError: Fewer than 2 names or duplicates.
+        DataFileError: Fewer than 2 names or duplicates.
     """
     if not osp.isfile(classes_file):
         raise FileNotFoundError(
@@ -108,11 +100,11 @@ def read_classes(classes_file: str) -> Tuple[str, ...]:
     with open(classes_file, encoding='utf-8') as f:
         names = [line.strip() for line in f if line.strip()]
     if len(names) < 2:
-        raise DatasetFormatError(
+        raise DataFileError(
             f'Class list {classes_file} has {len(names)} name(s); it needs '
             f'the background name first and at least one foreground class.')
     if len(set(names)) != len(names):
-        raise DatasetFormatError(
+        raise DataFileError(
             f'Class list {classes_file} contains duplicate names: {names}.')
     return tuple(names)
 
@@ -132,12 +124,12 @@ def read_labels_json(labels_file: str) -> Dict[str, List[int]]:
         with open(labels_file, encoding='utf-8') as f:
             labels = json.load(f)
     except (ValueError, UnicodeDecodeError) as e:
-        raise DatasetFormatError(
+        raise DataFileError(
             f'Image-label file {labels_file} is not valid JSON ({e}). '
             f'Expected '
             f'{{"<img_id>": [class indices 1..K], ...}}.') from e
     if not isinstance(labels, dict):
-        raise DatasetFormatError(
+        raise DataFileError(
             f'Image-label file {labels_file} must hold a JSON object '
             f'{{"<img_id>": [class indices 1..K]}}, got a '
             f'{type(labels).__name__}.')
@@ -159,11 +151,11 @@ def labels_to_multihot(indices: Iterable,
         img_id (str): The image id (for error messages).
 
     Raises:
-        DatasetFormatError: An index is not an integer in ``1..K``.
+        DataFileError: An index is not an integer in ``1..K``.
     """
     vec = np.zeros(num_classes, dtype=np.float32)
     if isinstance(indices, (str, bytes)) or not hasattr(indices, '__iter__'):
-        raise DatasetFormatError(
+        raise DataFileError(
             f'Labels of "{img_id}" in {source} must be a list of class '
             f'indices 1..{num_classes}, got {indices!r}.')
     for k in indices:
@@ -171,43 +163,12 @@ def labels_to_multihot(indices: Iterable,
         if ok:
             k = int(k)
         if not ok or not 1 <= k <= num_classes:
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'Labels of "{img_id}" in {source} contain {k!r}, which is '
                 f'not a class index in 1..{num_classes} (0 = background is '
                 f'never listed; indices follow classes.txt). Fix the entry.')
         vec[k - 1] = 1.0
     return vec
-
-
-def read_mask(mask_path: str) -> np.ndarray:
-    """Read a label PNG as its stored indices (palette PNGs keep indices).
-
-    Raises:
-        FileNotFoundError: Missing file.
-        DatasetFormatError: The file cannot be decoded or is not a
-            single-channel label map.
-    """
-    from PIL import Image
-    if not osp.isfile(mask_path):
-        raise FileNotFoundError(f'Mask file not found: {mask_path}.')
-    try:
-        with Image.open(mask_path) as im:
-            im.load()
-            if im.mode not in ('L', 'P', 'I', 'I;16', '1'):
-                raise DatasetFormatError(
-                    f'Mask {mask_path} has image mode {im.mode}; masks must '
-                    f'be single-channel label maps (uint8 L or palette P: '
-                    f'0 background, 1..K classes, 255 ignore). Convert '
-                    f'colour masks to class indices.')
-            arr = np.asarray(im)
-    except DatasetFormatError:
-        raise
-    except Exception as e:  # PIL raises many types for corrupt files
-        raise DatasetFormatError(
-            f'Cannot decode mask {mask_path} ({type(e).__name__}: {e}). '
-            f'The file is corrupt or not an image: regenerate or replace '
-            f'it, or remove its id from the split.') from e
-    return arr
 
 
 def check_mask_values(mask: np.ndarray,
@@ -219,7 +180,7 @@ def check_mask_values(mask: np.ndarray,
     bad = values[(values > num_classes) & (values != ignore_index)]
     bad = np.concatenate([bad, values[values < 0]])
     if bad.size:
-        raise DatasetFormatError(
+        raise DataFileError(
             f'Mask {mask_path} contains values {bad.tolist()} outside '
             f'{{0..{num_classes}, {ignore_index}}} (0 background, 1..K '
             f'classes, {ignore_index} ignore). Check that classes.txt matches '
@@ -230,7 +191,7 @@ def mask_labels(mask_path: str,
                 num_classes: int,
                 ignore_index: int = 255) -> np.ndarray:
     """Image labels from a mask: multi-hot of the unique values ``1..K``."""
-    mask = read_mask(mask_path)
+    mask = read_label_png(mask_path, 'mask')
     check_mask_values(mask, num_classes, mask_path, ignore_index)
     values = np.unique(mask)
     present = values[(values >= 1) & (values <= num_classes)]
@@ -260,24 +221,3 @@ def index_images(img_dir: str,
             if stem not in found or rank[ext] < found[stem][0]:
                 found[stem] = (rank[ext], entry.name)
     return {k: v[1] for k, v in found.items()}
-
-
-def write_text_atomic(path: str, lines: Sequence[str]) -> None:
-    """Write lines (newline-terminated) through a temp file + rename."""
-    data = ''.join(f'{line}\n' for line in lines).encode()
-    atomic_write(path, lambda f: f.write(data))
-
-
-def write_json_atomic(path: str, obj, indent: Optional[int] = None) -> None:
-    """Write ``labels.json``-style JSON through a temp file + rename.
-
-    With ``indent=None`` a dict is written one key per line (compact and
-    diff-friendly, like the shared benchmark sets).
-    """
-    if indent is None and isinstance(obj, dict):
-        body = ',\n'.join(f'{json.dumps(str(k))}: {json.dumps(v)}'
-                          for k, v in obj.items())
-        text = '{\n' + body + ('\n' if body else '') + '}\n'
-    else:
-        text = json.dumps(obj, indent=indent) + '\n'
-    atomic_write(path, lambda f: f.write(text.encode()))

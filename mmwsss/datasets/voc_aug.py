@@ -8,7 +8,7 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .utils import (DatasetFormatError, labels_to_multihot, mask_labels,
+from .utils import (DataFileError, labels_to_multihot, mask_labels,
                     read_split, voc_palette)
 
 __all__ = [
@@ -26,11 +26,11 @@ LABEL_SOURCES = ('xml', 'cls_file', 'mask', 'none')
 
 def _int_coord(text: Optional[str], xml_path: str, tag: str) -> int:
     if text is None:
-        raise DatasetFormatError(f'{xml_path}: <{tag}> has no value.')
+        raise DataFileError(f'{xml_path}: <{tag}> has no value.')
     try:
         return int(text.strip().split('.')[0])
     except ValueError as e:
-        raise DatasetFormatError(
+        raise DataFileError(
             f'{xml_path}: <{tag}> is not a number: {text!r}.') from e
 
 
@@ -55,7 +55,7 @@ def parse_voc_xml(xml_path: str,
 
     Raises:
         FileNotFoundError: Missing file.
-        DatasetFormatError: Malformed XML or an unknown class name.
+        DataFileError: Malformed XML or an unknown class name.
     """
     if not osp.isfile(xml_path):
         raise FileNotFoundError(
@@ -64,7 +64,7 @@ def parse_voc_xml(xml_path: str,
     try:
         root = ET.parse(xml_path).getroot()
     except ET.ParseError as e:
-        raise DatasetFormatError(
+        raise DataFileError(
             f'Cannot parse VOC annotation {xml_path} ({e}); restore the '
             f'file.') from e
     size = root.find('size')
@@ -77,7 +77,7 @@ def parse_voc_xml(xml_path: str,
     for obj in root.findall('object'):
         name = (obj.findtext('name') or '').strip()
         if name not in index or index[name] == 0:
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'{xml_path}: object class {name!r} is not one of the '
                 f'{len(classes) - 1} foreground classes {list(classes[1:])}.')
         if not keep_difficult and (obj.findtext('difficult')
@@ -124,16 +124,16 @@ def load_cls_label_file(path: str,
             data = np.load(path, allow_pickle=True)
             data = data.item() if data.dtype == object else data
         except Exception as e:
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'Cannot load {path} as a .npy dict ({e}).') from e
         if not isinstance(data, dict):
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'{path} must hold a dict {{img_id: multi-hot ({num_classes}'
                 f',)}}, got {type(data).__name__}.')
         for k, v in data.items():
             v = np.asarray(v, dtype=np.float32).reshape(-1)
             if v.shape != (num_classes, ) or not np.isin(v, (0, 1)).all():
-                raise DatasetFormatError(
+                raise DataFileError(
                     f'{path}: entry "{k}" must be a 0/1 vector of length '
                     f'{num_classes}, got {v.tolist()}.')
             out[str(k)] = v
@@ -142,9 +142,9 @@ def load_cls_label_file(path: str,
         with open(path, encoding='utf-8') as f:
             data = json.load(f)
     except ValueError as e:
-        raise DatasetFormatError(f'{path} is not valid JSON ({e}).') from e
+        raise DataFileError(f'{path} is not valid JSON ({e}).') from e
     if not isinstance(data, dict):
-        raise DatasetFormatError(
+        raise DataFileError(
             f'{path} must hold {{img_id: [class indices 1..{num_classes}]}}.')
     for k, v in data.items():
         out[str(k)] = labels_to_multihot(v, num_classes, path, k)
@@ -306,7 +306,7 @@ class VOCAugWSSSDataset(BaseSegDataset):
                 info['img_labels'] = labels_to_multihot(present, num_classes)
             elif self.label_source == 'cls_file':
                 if img_id not in cls_labels:
-                    raise DatasetFormatError(
+                    raise DataFileError(
                         f'Image id "{img_id}" (from {self.ann_file}) is '
                         f'missing in {cls_file}. Regenerate the file with '
                         f"tools/dataset_converters/voc_aug.py or use "

@@ -7,7 +7,7 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .utils import (DatasetFormatError, index_images, labels_to_multihot,
+from .utils import (DataFileError, index_images, labels_to_multihot,
                     mask_labels, read_classes, read_labels_json, read_split,
                     voc_palette)
 
@@ -123,14 +123,14 @@ class WSSSFolderDataset(BaseSegDataset):
         file_classes = read_classes(classes_file)
         default_classes = self.METAINFO.get('classes') or file_classes
         if len(default_classes) != len(file_classes):
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'{classes_file} lists {len(file_classes)} classes but '
                 f'{type(self).__name__} expects {len(default_classes)} '
                 f'(background + {len(default_classes) - 1}). Use the '
                 f'matching dataset class or fix the file.')
         classes = tuple(metainfo.get('classes', default_classes))
         if len(classes) != len(file_classes):
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'metainfo gives {len(classes)} classes but {classes_file} '
                 f'lists {len(file_classes)}; class subsets are not '
                 f'supported (mask values are indices into classes.txt).')
@@ -196,7 +196,7 @@ class WSSSFolderDataset(BaseSegDataset):
                 seg_fields=[])
             if self.label_source == 'json':
                 if img_id not in labels:
-                    raise DatasetFormatError(
+                    raise DataFileError(
                         f'Image id "{img_id}" (from {self.ann_file}) is '
                         f'missing in {labels_path}. Add '
                         f'"{img_id}": [present classes 1..{num_classes}] '

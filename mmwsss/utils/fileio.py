@@ -1,26 +1,71 @@
 # Copyright (c) mmwsss contributors. All rights reserved.
-"""Atomic file writes: a temp file in the destination folder, then a rename.
+"""File I/O of mmwsss, one layer below datasets, models and apis.
 
-:func:`atomic_write` is the one primitive behind every writer of the
-package (CAM ``.npz``, label PNGs, JSON reports, dataset lists) and behind
-:class:`AtomicLocalBackend`, the MMEngine local file backend that mmwsss
-registers so that checkpoints (``iter_N.pth``) are never left truncated
-when a training run is killed while saving.
+- :class:`DataFileError`: the one error of every reader and writer; its
+  message names the file and the fix (:class:`MissingFileError` for a
+  missing file is also a ``FileNotFoundError``).
+- Atomic writers: a temp file in the destination folder
+  (``<stem>.<pid>.tmp<ext>``), then :func:`os.replace`, so an interrupted
+  job never leaves a partial final file (:func:`atomic_write` and the
+  ``atomic_save_*`` helpers); :func:`clean_tmp_files` removes the temp files
+  a killed job left. :class:`AtomicLocalBackend` does the same for MMEngine
+  (checkpoints).
+- Readers: images (:func:`load_rgb`, :func:`image_size`), label PNGs
+  (:func:`read_label_png`) and map files (:func:`load_cam`).
+
+Map files (``<img_id>.npz``): ``keys`` int64 ``(|P| + 1,)`` (``[0] + [c +
+1]`` for the present classes ``c``), and float maps ``(|P|, h, w)``:
+``cam`` (stride 4) and ``hr_cam`` (full resolution) for CAMs and seeds,
+``rw`` (full resolution) for random-walk maps.
 """
+import glob
+import json
 import os
 import os.path as osp
+import zipfile
 from pathlib import Path
-from typing import BinaryIO, Callable, Optional, Union
+from typing import (BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
+import numpy as np
 from mmengine.fileio import LocalBackend, register_backend
+from PIL import Image
 
 __all__ = [
-    'TMP_TAG', 'tmp_path', 'atomic_write', 'AtomicLocalBackend',
+    'TMP_TAG', 'CAM_FIELDS', 'MAP_FIELDS', 'DataFileError', 'MissingFileError',
+    'tmp_path', 'atomic_write', 'atomic_save_npz', 'atomic_save_json',
+    'atomic_save_lines', 'atomic_save_png', 'clean_tmp_files', 'load_rgb',
+    'image_size', 'read_label_png', 'load_cam', 'AtomicLocalBackend',
     'register_atomic_local_backend'
 ]
 
 #: Marker in the temp-file names (``<stem>.<pid>.tmp<ext>``).
 TMP_TAG = '.tmp'
+
+#: Arrays of a CAM / seed file.
+CAM_FIELDS = ('keys', 'cam', 'hr_cam')
+
+#: Full-resolution map arrays of map files (CAM / seed, random walk).
+MAP_FIELDS = ('hr_cam', 'rw')
+
+
+class DataFileError(ValueError):
+    """A data file (image, mask, map, split, label list) is missing,
+    unreadable or has invalid content. The message names the file and says
+    how to fix it.
+
+    Args:
+        message (str): Full message (should contain the file name).
+        path (str, optional): The offending file.
+    """
+
+    def __init__(self, message: str, path: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class MissingFileError(DataFileError, FileNotFoundError):
+    """A data file does not exist."""
 
 
 def tmp_path(path: str) -> str:
@@ -71,6 +116,272 @@ def atomic_write(path: str,
         except OSError:
             pass
         raise
+
+
+def atomic_save_npz(path: str,
+                    compress: bool = False,
+                    fsync: bool = False,
+                    **arrays: np.ndarray) -> None:
+    """Save arrays to ``path`` (``.npz``) atomically.
+
+    Args:
+        path (str): Destination, normally ending with ``.npz``.
+        compress (bool): Use ``np.savez_compressed``. Defaults to False.
+        fsync (bool): fsync the temp file before the rename (crash safety
+            against power loss, slower). Defaults to False.
+        **arrays: Arrays to store, by name.
+    """
+    saver = np.savez_compressed if compress else np.savez
+    atomic_write(path, lambda f: saver(f, **arrays), fsync=fsync)
+
+
+def atomic_save_json(path: str,
+                     obj,
+                     indent: Optional[int] = 2,
+                     one_key_per_line: bool = False,
+                     **json_kwargs) -> None:
+    """Write ``obj`` as JSON (a report, a summary, a label list) atomically.
+
+    Args:
+        path (str): Destination ``.json``.
+        obj: JSON-serialisable object.
+        indent (int, optional): ``json.dumps`` indent. Defaults to 2.
+        one_key_per_line (bool): Write a dict one key per line (compact and
+            diff-friendly, like ``labels.json`` of the benchmark sets);
+            ``indent`` is then unused. Defaults to False.
+        **json_kwargs: More ``json.dumps`` options (e.g. ``allow_nan``).
+    """
+    if one_key_per_line and isinstance(obj, dict):
+        body = ',\n'.join(f'{json.dumps(str(k), **json_kwargs)}: '
+                          f'{json.dumps(v, **json_kwargs)}'
+                          for k, v in obj.items())
+        text = '{\n' + body + ('\n' if body else '') + '}\n'
+    else:
+        text = json.dumps(obj, indent=indent, **json_kwargs) + '\n'
+    atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def atomic_save_lines(path: str, lines: Sequence[str]) -> None:
+    """Write text lines (newline-terminated) atomically."""
+    data = ''.join(f'{line}\n' for line in lines).encode()
+    atomic_write(path, lambda f: f.write(data))
+
+
+def _palette_list(palette) -> List[int]:
+    pal = np.asarray(palette, dtype=np.int64).reshape(-1)
+    if pal.size % 3 != 0 or pal.size > 768:
+        raise ValueError('palette must hold at most 256 RGB triplets, got '
+                         f'{pal.size} values.')
+    if pal.min(initial=0) < 0 or pal.max(initial=0) > 255:
+        raise ValueError('palette values must be in 0..255.')
+    # pad to 256 colours: PIL writes fewer bits per pixel for short
+    # palettes, which would clip index 255 (ignore)
+    return pal.tolist() + [0] * (768 - pal.size)
+
+
+def atomic_save_png(path: str,
+                    array_uint8: np.ndarray,
+                    palette: Optional[Union[Sequence, np.ndarray]] = None,
+                    fsync: bool = False) -> None:
+    """Save a single-channel uint8 label map as PNG atomically.
+
+    Args:
+        path (str): Destination ``.png``.
+        array_uint8 (np.ndarray): ``(H, W)`` uint8 (class ids, 255 ignore).
+        palette (Sequence | np.ndarray, optional): RGB colours, ``(N, 3)``
+            or flat; when given the PNG is palette-indexed (mode ``P``, the
+            raw indices are still the class ids). Defaults to None (mode L).
+        fsync (bool): fsync before the rename. Defaults to False.
+    """
+    arr = np.asarray(array_uint8)
+    if arr.ndim != 2:
+        raise ValueError(f'{path}: label map must be 2-D (H, W), got shape '
+                         f'{arr.shape}.')
+    if arr.dtype != np.uint8:
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise ValueError(f'{path}: label values must be in 0..255.')
+        arr = arr.astype(np.uint8)
+    img = Image.fromarray(np.ascontiguousarray(arr))  # mode L
+    if palette is not None:
+        img.putpalette(_palette_list(palette))  # L -> P, indices kept
+    atomic_write(path, lambda f: img.save(f, format='PNG'), fsync=fsync)
+
+
+def clean_tmp_files(out_dir: str) -> int:
+    """Remove the temp files that interrupted atomic writes left in
+    ``out_dir`` (run it before a job restarts; not while another job writes
+    there).
+
+    Returns:
+        int: Number of files removed.
+    """
+    if not osp.isdir(out_dir):
+        return 0
+    removed = 0
+    for f in glob.glob(osp.join(glob.escape(out_dir), f'*{TMP_TAG}.*')):
+        try:
+            os.remove(f)
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def load_rgb(path: str) -> np.ndarray:
+    """Read an image as uint8 RGB with PIL (no EXIF rotation).
+
+    Args:
+        path (str): Image file.
+
+    Returns:
+        np.ndarray: ``(H, W, 3)`` uint8.
+
+    Raises:
+        DataFileError: Missing or unreadable image.
+    """
+    if not osp.isfile(path):
+        raise MissingFileError(f'Image not found: {path}', path)
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert('RGB'), dtype=np.uint8).copy()
+    except (OSError, ValueError, SyntaxError) as e:
+        raise DataFileError(
+            f'Cannot read image {path}: {type(e).__name__}: {e}', path) from e
+
+
+def image_size(path: str) -> Tuple[int, int]:
+    """``(H, W)`` of an image from its header only.
+
+    Raises:
+        DataFileError: Missing or unreadable image.
+    """
+    if not osp.isfile(path):
+        raise MissingFileError(f'Image not found: {path}', path)
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except (OSError, ValueError, SyntaxError) as e:
+        raise DataFileError(
+            f'Cannot read image {path}: {type(e).__name__}: {e}', path) from e
+    return h, w
+
+
+def read_label_png(path: str, what: str = 'label map') -> np.ndarray:
+    """Read the stored indices of a single-channel label PNG (GT mask,
+    pseudo label, prediction); palette PNGs keep their indices.
+
+    Args:
+        path (str): PNG file.
+        what (str): Name used in error messages (e.g. ``'GT mask'``).
+
+    Returns:
+        np.ndarray: ``(H, W)`` uint8.
+
+    Raises:
+        MissingFileError: No such file.
+        DataFileError: Unreadable file, a colour image, or values outside
+            0..255.
+    """
+    if not osp.isfile(path):
+        raise MissingFileError(f'{what} not found: {path}', path)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.mode not in ('L', 'P', 'I', 'I;16', '1'):
+                raise DataFileError(
+                    f'{what} {path} has image mode {img.mode}; label maps '
+                    f'must be single-channel (uint8 L or palette P: 0 '
+                    f'background, 1..K classes, 255 ignore). Convert colour '
+                    f'masks to class indices.', path)
+            arr = np.array(img)
+    except DataFileError:
+        raise
+    except Exception as e:  # PIL raises many types for corrupt files
+        raise DataFileError(
+            f'Cannot decode {what} {path} ({type(e).__name__}: {e}). The '
+            f'file is corrupt or not an image: regenerate or replace it, or '
+            f'remove its id from the split.', path) from e
+    if arr.dtype != np.uint8:
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise DataFileError(f'{what} {path} has values outside 0..255.',
+                                path)
+        arr = arr.astype(np.uint8)
+    return arr
+
+
+def load_cam(path: str,
+             fields: Sequence[str] = CAM_FIELDS,
+             validate: bool = True) -> Dict[str, np.ndarray]:
+    """Read a CAM file written by ``tools/cam/infer_cams.py``.
+
+    Only the requested arrays are read (``np.load`` of an ``.npz`` is lazy).
+
+    Args:
+        path (str): ``<img_id>.npz``.
+        fields (Sequence[str]): Arrays to return. Defaults to
+            ``('keys', 'cam', 'hr_cam')``.
+        validate (bool): Check dtypes / shapes against the contract
+            (``keys`` 1-D integer starting with 0, maps ``(|P|, h, w)``,
+            finite values). Defaults to True.
+
+    Returns:
+        dict[str, np.ndarray]: The requested arrays.
+
+    Raises:
+        DataFileError: The file is missing, corrupt, lacks a field or does
+            not match the contract.
+    """
+    if not osp.isfile(path):
+        raise MissingFileError(f'map file not found: {path}', path)
+    out = {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in fields if k not in data.files]
+            if missing:
+                raise DataFileError(
+                    f'CAM file {path} lacks array(s) {missing} (has '
+                    f'{sorted(data.files)}). Re-run tools/cam/infer_cams.py '
+                    f'for it.', path)
+            for k in fields:
+                out[k] = data[k]
+    except DataFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise DataFileError(
+            f'Corrupt or unreadable CAM file {path}: {type(e).__name__}: {e}. '
+            f'Delete it and re-run tools/cam/infer_cams.py (it resumes).',
+            path) from e
+    if validate:
+        _validate_cam(path, out)
+    return out
+
+
+def _validate_cam(path: str, arrays: Dict[str, np.ndarray]) -> None:
+    num = None
+    if 'keys' in arrays:
+        keys = arrays['keys']
+        if keys.ndim != 1 or keys.size < 1 or not np.issubdtype(
+                keys.dtype, np.integer) or keys[0] != 0:
+            raise DataFileError(
+                f'CAM file {path}: "keys" must be a 1-D integer array '
+                f'starting with 0, got dtype {keys.dtype} shape '
+                f'{keys.shape}.', path)
+        num = keys.size - 1
+    for name in ('cam', 'hr_cam', 'rw'):
+        if name not in arrays:
+            continue
+        arr = arrays[name]
+        if arr.ndim != 3 or not np.issubdtype(arr.dtype, np.floating):
+            raise DataFileError(
+                f'CAM file {path}: "{name}" must be a float array '
+                f'(|P|, h, w), got dtype {arr.dtype} shape {arr.shape}.', path)
+        if num is not None and arr.shape[0] != num:
+            raise DataFileError(
+                f'CAM file {path}: "{name}" has {arr.shape[0]} maps but '
+                f'"keys" lists {num} present classes.', path)
+        if arr.size and not np.isfinite(arr).all():
+            raise DataFileError(
+                f'CAM file {path}: "{name}" contains NaN/inf values.', path)
 
 
 class AtomicLocalBackend(LocalBackend):

@@ -8,7 +8,7 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from mmwsss.apis.io import atomic_save_npz, load_label_png
+from mmwsss.apis.io import atomic_save_npz, read_label_png
 from mmwsss.datasets.testing import make_folder_fixture
 
 
@@ -36,7 +36,7 @@ def make_pl_fixture(root,
             ids = f.read().split()
         out[split] = ids
         for i in ids:
-            m = load_label_png(osp.join(root, 'masks', i + '.png'))
+            m = read_label_png(osp.join(root, 'masks', i + '.png'))
             present = sorted(labels[i])
             hr = []
             for c in present:

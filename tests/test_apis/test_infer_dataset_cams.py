@@ -9,7 +9,7 @@ from PIL import Image
 
 from mmwsss.apis import (DataFileError, atomic_save_npz, atomic_save_png,
                          clean_tmp_files, infer_dataset_cams, load_cam,
-                         load_label_png, multiscale_cam, pending_ids,
+                         read_label_png, multiscale_cam, pending_ids,
                          read_folder_split, select_and_normalise)
 from mmwsss.apis import tmp_path as atomic_tmp_path
 
@@ -162,16 +162,16 @@ def test_atomic_png_and_label_roundtrip(tmp_path):
     atomic_save_png(
         p, lab, palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]])
     assert Image.open(p).mode == 'P'
-    np.testing.assert_array_equal(load_label_png(p), lab)
+    np.testing.assert_array_equal(read_label_png(p), lab)
     atomic_save_png(p, lab)
     assert Image.open(p).mode == 'L'
-    np.testing.assert_array_equal(load_label_png(p), lab)
+    np.testing.assert_array_equal(read_label_png(p), lab)
     assert os.listdir(tmp_path / 'sub') == ['x.png']
     Image.new('RGB', (3, 2)).save(tmp_path / 'rgb.png')
     with pytest.raises(DataFileError, match='rgb.png'):
-        load_label_png(str(tmp_path / 'rgb.png'))
+        read_label_png(str(tmp_path / 'rgb.png'))
     with pytest.raises(DataFileError, match='missing.png'):
-        load_label_png(str(tmp_path / 'missing.png'), 'GT mask')
+        read_label_png(str(tmp_path / 'missing.png'), 'GT mask')
 
 
 def test_load_cam_errors_name_the_file(tmp_path):

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from _pl_toys import make_pl_fixture
 
-from mmwsss.apis import load_cam, load_label_png
+from mmwsss.apis import load_cam, read_label_png
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BOUNDARY_CFG = osp.join(
@@ -76,7 +76,7 @@ def test_pipeline_tools(tmp_path, capsys):
                 [*data, '--cam-dir', cams, '--out-dir', aff, '--workers', '2'],
                 capsys)
     assert '6 written' in out
-    assert set(np.unique(load_label_png(osp.join(aff, ids[0] + '.png')))) \
+    assert set(np.unique(read_label_png(osp.join(aff, ids[0] + '.png')))) \
         <= set(range(6)) | {255}
 
     # boundary network: 1 iteration on the affinity labels (crop 96: the

@@ -15,7 +15,7 @@ import pytest
 from _pl_toys import make_pl_fixture
 
 from mmwsss.apis import (atomic_save_png, export_pseudo_labels, load_cam,
-                         load_label_png, make_affinity_label,
+                         read_label_png, make_affinity_label,
                          make_affinity_labels, maps_to_label,
                          read_folder_split)
 from mmwsss.apis.io import DataFileError, tmp_path
@@ -66,7 +66,7 @@ def test_png_round_trip_preserves_labels(tmp_path):
     for pal, mode in ((voc_palette(256), 'P'), (None, 'L')):
         path = str(tmp_path / f'{mode}.png')
         atomic_save_png(path, lab, pal)
-        np.testing.assert_array_equal(load_label_png(path), lab)
+        np.testing.assert_array_equal(read_label_png(path), lab)
         with open(path, 'rb') as f:
             data = f.read()
         # what mmseg's LoadAnnotations decodes (spec §5)
@@ -108,10 +108,10 @@ def test_affinity_labels_dataset(fixture):
     stats = make_affinity_labels(infos, cams, out, workers=2, progress=False)
     assert stats == dict(total=6, written=6, skipped=0, tmp_removed=0)
     for info in infos:
-        aff = load_label_png(osp.join(out, info['img_id'] + '.png'))
+        aff = read_label_png(osp.join(out, info['img_id'] + '.png'))
         keys = load_cam(osp.join(cams, info['img_id'] + '.npz'))['keys']
         assert set(np.unique(aff).tolist()) <= set(keys.tolist()) | {255}
-        gt = load_label_png(info['seg_map_path'])
+        gt = read_label_png(info['seg_map_path'])
         known = (aff != 255) & (gt != 255)
         # the blurred fake CAMs are well aligned: confident pixels agree
         assert (aff[known] == gt[known]).mean() > 0.9
@@ -145,7 +145,7 @@ def test_export_idempotent_and_stale_tmp(fixture):
     for f, (data, _) in snap.items():
         with open(osp.join(out, f), 'rb') as fh:
             assert fh.read() == data
-    lab = load_label_png(osp.join(out, ids['train'][0] + '.png'))
+    lab = read_label_png(osp.join(out, ids['train'][0] + '.png'))
     assert lab.shape == (48, 64) and 255 not in lab
 
 
@@ -224,7 +224,7 @@ def test_export_survives_kill9_and_resumes(tmp_path):
     assert 0 < len(pngs) < n, 'the run was not interrupted mid-way'
     for f in pngs:  # no partial final file
         np.testing.assert_array_equal(
-            load_label_png(osp.join(out, f)), load_label_png(osp.join(ref, f)))
+            read_label_png(osp.join(out, f)), read_label_png(osp.join(ref, f)))
     res = subprocess.run(
         cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -233,4 +233,4 @@ def test_export_survives_kill9_and_resumes(tmp_path):
     assert files == sorted(os.listdir(ref))  # no temp file left
     for f in files:
         np.testing.assert_array_equal(
-            load_label_png(osp.join(out, f)), load_label_png(osp.join(ref, f)))
+            read_label_png(osp.join(out, f)), read_label_png(osp.join(ref, f)))

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmwsss.datasets import (COCO_CLASSES, COCOWSSSDataset, DatasetFormatError,
+from mmwsss.datasets import (COCO_CLASSES, COCOWSSSDataset, DataFileError,
                              WSSSFolderDataset)
 from mmwsss.datasets.testing import make_coco_fixture, make_folder_fixture
 
@@ -152,5 +152,5 @@ def test_coco_dataset_metainfo(tmp_path):
     assert ds.get_data_info(0)['img_labels'].shape == (80, )
     small = make_folder_fixture(str(tmp_path / 's'), splits={'train': 2})
     with pytest.raises(
-            DatasetFormatError, match=osp.join(small, 'classes.txt')):
+            DataFileError, match=osp.join(small, 'classes.txt')):
         COCOWSSSDataset(small, split='train')

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from mmseg.registry import DATASETS
 
-from mmwsss.datasets import DatasetFormatError, WSSSFolderDataset
+from mmwsss.datasets import DataFileError, WSSSFolderDataset
 from mmwsss.datasets.testing import make_folder_fixture
 from mmwsss.datasets.utils import voc_palette
 
@@ -60,7 +60,7 @@ def test_metainfo_from_classes_txt(root):
     ds2 = WSSSFolderDataset(
         root, split='val', metainfo=dict(classes=('bg', 'a', 'b', 'c')))
     assert ds2.metainfo['classes'] == ('bg', 'a', 'b', 'c')
-    with pytest.raises(DatasetFormatError, match='classes.txt'):
+    with pytest.raises(DataFileError, match='classes.txt'):
         WSSSFolderDataset(root, split='val', metainfo=dict(classes=('a', )))
 
 
@@ -112,14 +112,14 @@ def test_missing_split_file(root):
 def test_empty_split(root):
     path = osp.join(root, 'splits', 'empty.txt')
     open(path, 'w').write('\n\n')
-    with pytest.raises(DatasetFormatError, match=path):
+    with pytest.raises(DataFileError, match=path):
         WSSSFolderDataset(root, split='empty')
 
 
 def test_duplicate_id_in_split(root):
     path = osp.join(root, 'splits', 'dup.txt')
     open(path, 'w').write('train_0000\ntrain_0000\n')
-    with pytest.raises(DatasetFormatError, match=path):
+    with pytest.raises(DataFileError, match=path):
         WSSSFolderDataset(root, split='dup')
 
 
@@ -156,7 +156,7 @@ def _edit_labels(root, fn):
 
 def test_id_missing_from_labels(root):
     path = _edit_labels(root, lambda lab: lab.pop('train_0003'))
-    with pytest.raises(DatasetFormatError) as e:
+    with pytest.raises(DataFileError) as e:
         WSSSFolderDataset(root, split='train')
     assert path in str(e.value) and 'train_0003' in str(e.value)
 
@@ -164,7 +164,7 @@ def test_id_missing_from_labels(root):
 @pytest.mark.parametrize('bad', [0, 4, -1, 1.5, 'car'])
 def test_label_out_of_range(root, bad):
     path = _edit_labels(root, lambda lab: lab['train_0001'].append(bad))
-    with pytest.raises(DatasetFormatError) as e:
+    with pytest.raises(DataFileError) as e:
         WSSSFolderDataset(root, split='train')
     assert path in str(e.value) and 'train_0001' in str(e.value)
     assert '1..3' in str(e.value)
@@ -172,7 +172,7 @@ def test_label_out_of_range(root, bad):
 
 def test_labels_not_list(root):
     path = _edit_labels(root, lambda lab: lab.update(train_0001=2))
-    with pytest.raises(DatasetFormatError, match=path):
+    with pytest.raises(DataFileError, match=path):
         WSSSFolderDataset(root, split='train')
 
 
@@ -187,7 +187,7 @@ def test_missing_labels_json(root):
 def test_invalid_labels_json(root):
     path = osp.join(root, 'labels.json')
     open(path, 'w').write('{"a": [1,')
-    with pytest.raises(DatasetFormatError, match=path):
+    with pytest.raises(DataFileError, match=path):
         WSSSFolderDataset(root, split='train')
 
 
@@ -209,7 +209,7 @@ def test_bad_mask_values_when_deriving_labels(root):
     m = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     m[5, 5] = 9
     cv2.imwrite(path, m)
-    with pytest.raises(DatasetFormatError) as e:
+    with pytest.raises(DataFileError) as e:
         WSSSFolderDataset(root, split='train', label_source='mask')
     assert path in str(e.value) and '[9]' in str(e.value)
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mmwsss.datasets import (DatasetFormatError, SyntheticWSSSDataset,
+from mmwsss.datasets import (DataFileError, SyntheticWSSSDataset,
                              generate_synthetic)
 from mmwsss.datasets.synthetic_gen import (COMPLETE_MARKER, SYNTHETIC_CLASSES,
                                            default_synthetic_root)
@@ -100,14 +100,14 @@ def test_reuse_and_param_mismatch(tmp_path):
     stamp = os.stat(osp.join(root, 'labels.json')).st_mtime_ns
     assert generate_synthetic(root, **SMALL) == root
     assert os.stat(osp.join(root, 'labels.json')).st_mtime_ns == stamp
-    with pytest.raises(DatasetFormatError, match=osp.join(root, 'meta.json')):
+    with pytest.raises(DataFileError, match=osp.join(root, 'meta.json')):
         generate_synthetic(root, **dict(SMALL, seed=99))
 
 
 def test_incomplete_folder_refused(tmp_path):
     root = tmp_path / 'partial'
     (root / 'images').mkdir(parents=True)
-    with pytest.raises(DatasetFormatError, match=str(root)):
+    with pytest.raises(DataFileError, match=str(root)):
         generate_synthetic(str(root), **SMALL)
     empty = tmp_path / 'empty'
     empty.mkdir()

@@ -8,7 +8,7 @@ import torch
 from mmengine.structures import PixelData
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 
-from mmwsss.datasets import (DatasetFormatError, LoadWSSSAnnotations,
+from mmwsss.datasets import (DataFileError, LoadWSSSAnnotations,
                              LoadWSSSImageFromFile, PackWSSSInputs,
                              WSSSFolderDataset)
 from mmwsss.datasets.testing import make_folder_fixture
@@ -118,15 +118,15 @@ def test_full_pipeline(folder):
 def test_corrupt_image_named(tmp_path):
     bad = tmp_path / 'bad.jpg'
     bad.write_bytes(b'this is not a jpeg')
-    with pytest.raises(DatasetFormatError, match=str(bad)):
+    with pytest.raises(DataFileError, match=str(bad)):
         LoadWSSSImageFromFile()(dict(img_path=str(bad)))
     for backend in ('pillow', 'cv2'):
-        with pytest.raises(DatasetFormatError, match=str(bad)):
+        with pytest.raises(DataFileError, match=str(bad)):
             LoadWSSSImageFromFile(imdecode_backend=backend)(
                 dict(img_path=str(bad)))
     empty = tmp_path / 'empty.png'
     empty.write_bytes(b'')
-    with pytest.raises(DatasetFormatError, match=str(empty)):
+    with pytest.raises(DataFileError, match=str(empty)):
         LoadWSSSImageFromFile()(dict(img_path=str(empty)))
     missing = tmp_path / 'missing.jpg'
     with pytest.raises(FileNotFoundError, match=str(missing)):
@@ -160,28 +160,28 @@ def test_mask_loader_checks(tmp_path):
     m2 = m.copy()
     m2[0, 0], m2[0, 1] = 4, 17
     cv2.imwrite(str(badval), m2)
-    with pytest.raises(DatasetFormatError) as e:
+    with pytest.raises(DataFileError) as e:
         LoadWSSSAnnotations()(_ann_results(badval))
     assert str(badval) in str(e.value) and '[4, 17]' in str(e.value)
     # explicit K overrides img_labels; check can be switched off
     LoadWSSSAnnotations(num_classes=20)(_ann_results(badval))
     LoadWSSSAnnotations(check_values=False)(_ann_results(badval))
 
-    with pytest.raises(DatasetFormatError, match=str(good)):
+    with pytest.raises(DataFileError, match=str(good)):
         LoadWSSSAnnotations()(_ann_results(good, shape=(6, 7)))
 
     corrupt = tmp_path / 'corrupt.png'
     corrupt.write_bytes(b'\x89PNG garbage')
-    with pytest.raises(DatasetFormatError, match=str(corrupt)):
+    with pytest.raises(DataFileError, match=str(corrupt)):
         LoadWSSSAnnotations()(_ann_results(corrupt))
     colour = tmp_path / 'colour.png'
     cv2.imwrite(str(colour), np.zeros((4, 4, 3), np.uint8) + 7)
-    with pytest.raises(DatasetFormatError, match=str(colour)):
+    with pytest.raises(DataFileError, match=str(colour)):
         LoadWSSSAnnotations()(_ann_results(colour))
     missing = tmp_path / 'nope.png'
     with pytest.raises(FileNotFoundError, match=str(missing)):
         LoadWSSSAnnotations()(_ann_results(missing))
     res = _ann_results(good)
     res['seg_map_path'] = None
-    with pytest.raises(DatasetFormatError, match='with_masks=False'):
+    with pytest.raises(DataFileError, match='with_masks=False'):
         LoadWSSSAnnotations()(res)

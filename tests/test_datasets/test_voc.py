@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmwsss.datasets import (VOC_CLASSES, DatasetFormatError,
+from mmwsss.datasets import (VOC_CLASSES, DataFileError,
                              VOCAugWSSSDataset, load_cls_label_file,
                              parse_voc_xml)
 from mmwsss.datasets.testing import make_voc_fixture
@@ -59,12 +59,12 @@ def test_parse_voc_xml(tmp_path):
 def test_parse_voc_xml_errors(tmp_path):
     path = tmp_path / 'bad.xml'
     path.write_text(XML.replace('<name>dog</name>', '<name>dragon</name>'))
-    with pytest.raises(DatasetFormatError) as e:
+    with pytest.raises(DataFileError) as e:
         parse_voc_xml(str(path))
     assert str(path) in str(e.value) and 'dragon' in str(e.value)
     broken = tmp_path / 'broken.xml'
     broken.write_text('<annotation><object>')
-    with pytest.raises(DatasetFormatError, match=str(broken)):
+    with pytest.raises(DataFileError, match=str(broken)):
         parse_voc_xml(str(broken))
     with pytest.raises(FileNotFoundError, match=str(tmp_path / 'no.xml')):
         parse_voc_xml(str(tmp_path / 'no.xml'))
@@ -149,7 +149,7 @@ def test_cls_labels_npy(voc, tmp_path):
     bad = dict(npy)
     bad[next(iter(bad))] = np.zeros(19)
     np.save(path, bad)
-    with pytest.raises(DatasetFormatError, match=path):
+    with pytest.raises(DataFileError, match=path):
         load_cls_label_file(path)
 
 
@@ -160,7 +160,7 @@ def test_voc_errors(voc):
     first = train.split()[0]
     cls.pop(first)
     json.dump(cls, open(cls_file, 'w'))
-    with pytest.raises(DatasetFormatError) as e:
+    with pytest.raises(DataFileError) as e:
         VOCAugWSSSDataset(voc, split='train', label_source='cls_file')
     assert cls_file in str(e.value) and first in str(e.value)
     mask = osp.join(voc, 'SegmentationClass', first + '.png')

@@ -146,14 +146,14 @@ class _EvalItems:
             return dict(error=f'{pred_path} vs GT {gt_path}: {e}')
 
     def load_eval(self, pred_path, gt_path):
-        from mmwsss.apis.io import load_cam, load_label_png
-        gt = load_label_png(gt_path, 'GT mask')
+        from mmwsss.apis.io import load_cam, read_label_png
+        gt = read_label_png(gt_path, 'GT mask')
         if self.mode == 'sweep':
             arrs = load_cam(pred_path, fields=('keys', self.field))
             pred = (arrs[self.field], arrs['keys'])
             size = arrs[self.field].shape[1:]
         else:
-            pred = load_label_png(pred_path, 'label PNG')
+            pred = read_label_png(pred_path, 'label PNG')
             size = pred.shape
         if tuple(size) != gt.shape:
             raise ValueError(f'size {tuple(size)} of {pred_path} does not '

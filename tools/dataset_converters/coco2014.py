@@ -59,10 +59,8 @@ except ImportError:  # running from a source checkout without install
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmwsss.datasets.utils import (
-    read_mask,  # noqa: E402
-    write_json_atomic,
-    write_text_atomic)
+from mmwsss.utils.fileio import (atomic_save_json,  # noqa: E402
+                                 atomic_save_lines, read_label_png)
 
 SPLITS = {'train': 'train2014', 'val': 'val2014'}
 
@@ -165,7 +163,7 @@ def _convert_image(task: Tuple) -> Tuple[str, List[int]]:
     (stem, src_img, anns, h, w, out_dir, cat_to_label, opts) = task
     mask_path = osp.join(out_dir, 'masks', stem + '.png')
     if not opts['overwrite'] and osp.isfile(mask_path):
-        mask = read_mask(mask_path)
+        mask = read_label_png(mask_path, 'mask')
     else:
         mask = rasterise(anns, h, w, cat_to_label, opts['crowd'],
                          opts['overlap'])
@@ -292,12 +290,13 @@ def main():
                 raise ValueError(
                     f'{classes_file} lists other classes than the COCO '
                     f'annotations; use a fresh out_dir.')
-        write_text_atomic(classes_file, classes)
+        atomic_save_lines(classes_file, classes)
         all_labels.update(labels)
-        write_json_atomic(labels_file,
-                          {k: all_labels[k]
-                           for k in sorted(all_labels)})
-        write_text_atomic(
+        atomic_save_json(
+            labels_file, {k: all_labels[k]
+                          for k in sorted(all_labels)},
+            one_key_per_line=True)
+        atomic_save_lines(
             osp.join(args.out_dir, 'splits', f'{split}.txt'), ids)
         print(f'[{split}] done: {len(ids)} images')
     print(f'wrote {args.out_dir}')

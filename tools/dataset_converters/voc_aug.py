@@ -36,11 +36,10 @@ except ImportError:  # running from a source checkout without install
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmwsss.datasets.utils import (
-    read_split,  # noqa: E402
-    write_json_atomic,
-    write_text_atomic)
+from mmwsss.datasets.utils import read_split  # noqa: E402
 from mmwsss.datasets.voc_aug import VOC_CLASSES, parse_voc_xml  # noqa: E402
+from mmwsss.utils.fileio import (atomic_save_json,  # noqa: E402
+                                 atomic_save_lines)
 
 
 def parse_args():
@@ -118,7 +117,7 @@ def write_cls_labels(voc_root: str, out_file: str) -> dict:
         if name.endswith('.xml'):
             labels[name[:-4]] = parse_voc_xml(
                 osp.join(ann_dir, name), VOC_CLASSES)
-    write_json_atomic(out_file, labels)
+    atomic_save_json(out_file, labels, one_key_per_line=True)
     return labels
 
 
@@ -190,7 +189,7 @@ def main():
         print(f'{out} exists and no --sbd-root was given: kept as is')
         return
     train_aug = build_train_aug(voc_root, args.sbd_root)
-    write_text_atomic(out, train_aug)
+    atomic_save_lines(out, train_aug)
     print(f'{out}: {len(train_aug)} ids')
     if not args.sbd_root:
         print('note: no --sbd-root given, train_aug = VOC train only')

@@ -7,7 +7,7 @@ import numpy as np
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
-from ..utils import DatasetFormatError, check_mask_values
+from ..utils import DataFileError, check_mask_values
 
 __all__ = ['LoadWSSSAnnotations']
 
@@ -16,7 +16,7 @@ __all__ = ['LoadWSSSAnnotations']
 class LoadWSSSAnnotations(LoadAnnotations):
     """MMSeg ``LoadAnnotations`` with checks and errors naming the mask.
 
-    Raises :class:`FileNotFoundError` / :class:`DatasetFormatError` whose
+    Raises :class:`FileNotFoundError` / :class:`DataFileError` whose
     message contains ``seg_map_path`` when the mask is missing, cannot be
     decoded, is not a single-channel label map, does not match the image
     size (``check_shape``), or holds values outside ``{0..K, ignore_index}``
@@ -57,7 +57,7 @@ class LoadWSSSAnnotations(LoadAnnotations):
 
     def _read(self, path: Optional[str]) -> np.ndarray:
         if path is None:
-            raise DatasetFormatError(
+            raise DataFileError(
                 'seg_map_path is None: this sample has no mask (dataset '
                 'built with with_masks=False). Remove LoadWSSSAnnotations '
                 'from the pipeline or build the dataset with masks.')
@@ -85,12 +85,12 @@ class LoadWSSSAnnotations(LoadAnnotations):
             reason = 'empty file' if not img_bytes else (
                 f'{type(error).__name__}: {error}'
                 if error is not None else 'decoder returned nothing')
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'Cannot decode mask {path} ({reason}). The file is corrupt '
                 f'or not a PNG: regenerate or replace it.') from error
         mask = mask.squeeze()
         if mask.ndim != 2:
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'Mask {path} has shape {mask.shape}; masks must be '
                 f'single-channel label maps (0 background, 1..K classes, '
                 f'{self.ignore_index} ignore). Convert colour masks to class '
@@ -103,7 +103,7 @@ class LoadWSSSAnnotations(LoadAnnotations):
         raw = self._read(path)
         if self.check_shape and 'ori_shape' in results and tuple(
                 results['ori_shape'][:2]) != raw.shape:
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'Mask {path} has size {raw.shape} but the image '
                 f'{results.get("img_path")} has size '
                 f'{tuple(results["ori_shape"][:2])}; masks must be pixel-'

@@ -7,7 +7,7 @@ import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmseg.registry import TRANSFORMS
 
-from ..utils import DatasetFormatError
+from ..utils import DataFileError
 
 __all__ = ['LoadWSSSImageFromFile']
 
@@ -19,7 +19,7 @@ class LoadWSSSImageFromFile(LoadImageFromFile):
     mmcv's loader returns ``None`` (cv2) or raises an undescriptive error
     (Pillow, ``fileio``) for missing, empty or corrupt files, usually deep in
     a dataloader worker. This subclass raises :class:`FileNotFoundError` or
-    :class:`~mmwsss.datasets.utils.DatasetFormatError` whose message contains
+    :class:`~mmwsss.datasets.utils.DataFileError` whose message contains
     the path and how to fix it. Arguments are those of
     :class:`mmcv.transforms.LoadImageFromFile`; with ``ignore_empty=True`` an
     unreadable file returns ``None`` instead (mmengine then refetches).
@@ -74,7 +74,7 @@ class LoadWSSSImageFromFile(LoadImageFromFile):
             reason = 'empty file' if not img_bytes else (
                 f'{type(error).__name__}: {error}' if error is not None else
                 f'the {self.imdecode_backend} decoder returned nothing')
-            raise DatasetFormatError(
+            raise DataFileError(
                 f'Cannot decode image {filename} ({reason}). The file is '
                 f'corrupt or not an image: re-download or regenerate it, or '
                 f'remove its id from the split file.') from error

@@ -65,7 +65,7 @@ class WSSSSegTTAModel(SegTTAModel):
         return logits.softmax(dim=1).mean(0)
 
     def _crf(self, probs: torch.Tensor, img_path: str) -> torch.Tensor:
-        from mmwsss.apis.io import load_rgb
+        from mmwsss.utils.fileio import load_rgb
         image = load_rgb(img_path)
         if image.shape[:2] != tuple(probs.shape[-2:]):
             raise ValueError(
