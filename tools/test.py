@@ -8,14 +8,15 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import mmwsss  # noqa: E402,F401
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+import mmwsss  # noqa: E402,F401
 from mmwsss.utils import compat  # noqa: E402
 from mmwsss.utils.checkpoint import CheckpointError  # noqa: E402
-from mmwsss.utils.cli import (add_checkpoint_args,  # noqa: E402
-                              apply_checkpoint_args, check_files)
+from mmwsss.utils.cli import add_checkpoint_args  # noqa: E402
+from mmwsss.utils.cli import apply_checkpoint_args, check_files  # noqa: E402
+from mmwsss.utils.fileio import DataFileError  # noqa: E402
 
 
 def parse_args():
@@ -53,6 +54,15 @@ def parse_args():
         help='job launcher')
     parser.add_argument(
         '--tta', action='store_true', help='Test time augmentation')
+    parser.add_argument(
+        '--out-dir',
+        help='export configs (with an `export` key): the output folder '
+        '(export.out_dir)')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='export configs: recompute every image, replacing the files '
+        'and the manifest of the output folder')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     add_checkpoint_args(parser)
     args = parser.parse_args()
@@ -115,6 +125,21 @@ def main():
                 config=args.config)
         ]
 
+    if 'export' in cfg:
+        # an export config: write maps instead of evaluating
+        from mmwsss.apis.export import build_export_cfg
+        if args.out is not None or args.tta:
+            raise SystemExit('error: --out / --tta do not apply to an export '
+                             'config (its writer is set by `export`)')
+        try:
+            cfg = build_export_cfg(cfg, args.checkpoint, args.out_dir,
+                                   args.overwrite or None)
+        except (KeyError, ValueError) as e:
+            raise SystemExit(f'error: {e}')
+    elif args.out_dir is not None or args.overwrite:
+        raise SystemExit(f'error: --out-dir / --overwrite are for export '
+                         f'configs; {args.config} has no `export` key')
+
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
@@ -126,7 +151,7 @@ def main():
     runner = Runner.from_cfg(cfg)
     try:
         runner.test()
-    except CheckpointError as e:
+    except (CheckpointError, DataFileError) as e:
         raise SystemExit(f'error: {e}')
     if cpu_dist:
         compat.destroy_cpu_distributed()

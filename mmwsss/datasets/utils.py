@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
-from mmwsss.utils.fileio import DataFileError, read_label_png
+from mmwsss.utils.fileio import DataFileError, read_label_png, voc_palette
 
 __all__ = [
     'DataFileError', 'voc_palette', 'read_split', 'read_classes',
@@ -21,32 +21,6 @@ __all__ = [
 
 #: Image extensions the folder datasets look for, in order of preference.
 IMG_EXTENSIONS: Tuple[str, ...] = ('.jpg', '.png', '.jpeg', '.JPG', '.PNG')
-
-
-def voc_palette(num_colors: int = 256) -> List[List[int]]:
-    """The PASCAL VOC colour palette (bit-interleaved label index).
-
-    Colour ``i`` spreads the bits of ``i`` over the high bits of R, G and B,
-    so index 0 is black, 1 is dark red (128, 0, 0), 2 dark green ...; it is
-    the palette of VOC ``SegmentationClass`` PNGs and is deterministic for
-    any number of classes.
-
-    Args:
-        num_colors (int): Number of colours. Defaults to 256.
-
-    Returns:
-        list[list[int]]: ``num_colors`` RGB triplets.
-    """
-    palette = []
-    for i in range(num_colors):
-        c, r, g, b = i, 0, 0, 0
-        for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j)
-            g |= ((c >> 1) & 1) << (7 - j)
-            b |= ((c >> 2) & 1) << (7 - j)
-            c >>= 3
-        palette.append([r, g, b])
-    return palette
 
 
 def read_split(split_file: str, hint: str = '') -> List[str]:

@@ -35,8 +35,8 @@ __all__ = [
     'TMP_TAG', 'CAM_FIELDS', 'MAP_FIELDS', 'DataFileError', 'MissingFileError',
     'tmp_path', 'atomic_write', 'atomic_save_npz', 'atomic_save_json',
     'atomic_save_lines', 'atomic_save_png', 'clean_tmp_files', 'load_rgb',
-    'image_size', 'read_label_png', 'load_cam', 'AtomicLocalBackend',
-    'register_atomic_local_backend'
+    'image_size', 'read_label_png', 'load_cam', 'voc_palette',
+    'AtomicLocalBackend', 'register_atomic_local_backend'
 ]
 
 #: Marker in the temp-file names (``<stem>.<pid>.tmp<ext>``).
@@ -165,6 +165,32 @@ def atomic_save_lines(path: str, lines: Sequence[str]) -> None:
     """Write text lines (newline-terminated) atomically."""
     data = ''.join(f'{line}\n' for line in lines).encode()
     atomic_write(path, lambda f: f.write(data))
+
+
+def voc_palette(num_colors: int = 256) -> List[List[int]]:
+    """The PASCAL VOC colour palette (bit-interleaved label index).
+
+    Colour ``i`` spreads the bits of ``i`` over the high bits of R, G and B,
+    so index 0 is black, 1 is dark red (128, 0, 0), 2 dark green ...; it is
+    the palette of VOC ``SegmentationClass`` PNGs and is deterministic for
+    any number of classes.
+
+    Args:
+        num_colors (int): Number of colours. Defaults to 256.
+
+    Returns:
+        list[list[int]]: ``num_colors`` RGB triplets.
+    """
+    palette = []
+    for i in range(num_colors):
+        c, r, g, b = i, 0, 0, 0
+        for j in range(8):
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
+        palette.append([r, g, b])
+    return palette
 
 
 def _palette_list(palette) -> List[int]:

@@ -96,8 +96,8 @@ def test_metric_without_keys_uses_all_channels():
                     np.concatenate([np.full_like(full[:1], 0.3), full]))),
             gt_sem_seg=dict(data=torch.from_numpy(gt)[None]))
     ])
-    torch.testing.assert_close(a.results[0], b.results[0])
-    torch.testing.assert_close(a.results[0], c.results[0])
+    torch.testing.assert_close(a.results[0][0], b.results[0][0])
+    torch.testing.assert_close(a.results[0][0], c.results[0][0])
 
 
 def test_png_mode():
@@ -142,5 +142,5 @@ def test_monitoring_resize_gt():
             cam_keys=torch.tensor([0, 1]),
             gt_sem_seg=dict(data=gt[None]))
     ])
-    assert metric.results[0][0].sum() == 4
+    assert metric.results[0][0][0].sum() == 4
     assert metric.evaluate(1)['mIoU'] == pytest.approx(40.0)  # 2 of 5 perfect

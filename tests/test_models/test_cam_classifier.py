@@ -12,7 +12,7 @@ from mmseg.structures import SegDataSample
 import mmwsss  # noqa: F401
 from mmwsss.models.heads import CAMHead
 from mmwsss.models.losses import multilabel_soft_margin_loss
-from mmwsss.models.utils import normalise_cam
+from mmwsss.utils.cam_ops import normalise_cam
 
 
 def test_mlsm_hand_worked():
@@ -62,8 +62,7 @@ def test_cam_head_dropout_only_in_training():
 def test_normalise_hand_worked():
     x = torch.tensor([[[[-1.0, 2.0], [4.0, 0.0]]]])
     out = normalise_cam(x)
-    expected = torch.tensor([[[[0.0, 2 / (4 + 1e-5)], [4 / (4 + 1e-5),
-                                                       0.0]]]])
+    expected = torch.tensor([[[[0.0, 2 / (4 + 1e-5)], [4 / (4 + 1e-5), 0.0]]]])
     torch.testing.assert_close(out, expected)
 
 

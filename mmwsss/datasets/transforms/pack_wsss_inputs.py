@@ -8,7 +8,10 @@ from mmengine.structures import PixelData
 from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
 
-__all__ = ['PackWSSSInputs']
+__all__ = ['PackWSSSInputs', 'MAP_KEYS']
+
+#: Map fields packed as :class:`PixelData` ``(C, h, w)`` when present.
+MAP_KEYS = ('pred_cam', 'pred_cam_s4', 'pred_rw')
 
 
 @TRANSFORMS.register_module()
@@ -28,6 +31,10 @@ class PackWSSSInputs(PackSegInputs):
       ``gt_sem_seg``; when it pads a batch to a larger size, consumers must
       treat the missing bottom/right part of ``gt_valid`` as 0.
     - ``img_id`` is kept in the metainfo (added to the default ``meta_keys``).
+    - Saved predictions read by ``LoadMapFile``: the maps ``pred_cam``,
+      ``pred_cam_s4``, ``pred_rw`` (``(C, h, w)`` arrays) become
+      :class:`PixelData` fields, ``cam_keys`` an int64 tensor, and a label
+      map ``pred_seg_map`` (``(H, W)``) becomes ``pred_sem_seg``.
 
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo of the data
@@ -72,4 +79,23 @@ class PackWSSSInputs(PackSegInputs):
             data = to_tensor(
                 np.ascontiguousarray(valid[None].astype(np.uint8)))
             data_sample.set_data(dict(gt_valid=PixelData(data=data)))
+        for key in MAP_KEYS:  # maps read from files (LoadMapFile)
+            if results.get(key) is not None:
+                data_sample.set_data({
+                    key:
+                    PixelData(
+                        data=torch.from_numpy(
+                            np.ascontiguousarray(results[key])))
+                })
+        if results.get('cam_keys') is not None:
+            data_sample.set_data(
+                dict(
+                    cam_keys=torch.from_numpy(
+                        np.asarray(results['cam_keys'], np.int64))))
+        if results.get('pred_seg_map') is not None:
+            data = to_tensor(
+                np.ascontiguousarray(
+                    np.asarray(results['pred_seg_map'])[None].astype(
+                        np.int64)))
+            data_sample.set_data(dict(pred_sem_seg=PixelData(data=data)))
         return packed

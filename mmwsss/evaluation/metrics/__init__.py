@@ -1,3 +1,4 @@
 from .cam_sweep_metric import CAMSweepMetric
+from .dump_map_results import DumpMapResults
 
-__all__ = ['CAMSweepMetric']
+__all__ = ['CAMSweepMetric', 'DumpMapResults']

@@ -10,6 +10,7 @@ from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
 from torch import Tensor
 
+from mmwsss.utils.fileio import atomic_save_json
 from ..functional import (format_report, label_confusion, summarize_confusion,
                           sweep_confusion, thresholds_from)
 
@@ -101,6 +102,8 @@ class CAMSweepMetric(BaseMetric):
             the stride-4 ``cam``), nearest-resize the GT to it. This is a
             fast *monitoring* mode and its numbers are **not reportable**.
             Defaults to False (a size mismatch raises).
+        out_file (str, optional): Also write the full summary (per-class
+            table, mIoU(t) curve) as JSON there (rank 0, atomically).
         collect_device (str): 'cpu' or 'gpu'. Defaults to 'cpu'.
         prefix (str, optional): Metric name prefix.
     """
@@ -121,6 +124,7 @@ class CAMSweepMetric(BaseMetric):
                  cam_key: str = 'pred_cam',
                  keys_key: str = 'cam_keys',
                  resize_gt_to_cam: bool = False,
+                 out_file: Optional[str] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
@@ -146,6 +150,7 @@ class CAMSweepMetric(BaseMetric):
         self.cam_key = cam_key
         self.keys_key = keys_key
         self.resize_gt_to_cam = resize_gt_to_cam
+        self.out_file = out_file
         self.last_summary: Optional[Dict] = None
         self._warned_resize = False
 
@@ -248,13 +253,14 @@ class CAMSweepMetric(BaseMetric):
             conf = conf.cpu()
             total = conf if total is None else total + conf
         if total is not None:
-            self.results.append(total)
+            self.results.append((total, len(data_samples)))
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Sum the batch confusions and derive the metrics.
 
         Args:
-            results (list): The ``(T, C, C)`` (or ``(C, C[+1])``) tensors.
+            results (list): ``(confusion, number of images)`` per batch; the
+                confusions are ``(T, C, C)`` (or ``(C, C[+1])``) tensors.
 
         Returns:
             dict[str, float]: ``mIoU`` (%), ``FP``, ``FN``, ``FP_BG``,
@@ -264,7 +270,8 @@ class CAMSweepMetric(BaseMetric):
         logger: MMLogger = MMLogger.get_current_instance()
         if not results:
             raise ValueError('CAMSweepMetric received no samples.')
-        conf = torch.stack([torch.as_tensor(r) for r in results]).sum(0)
+        conf = torch.stack([torch.as_tensor(r[0]) for r in results]).sum(0)
+        num_images = int(sum(r[1] for r in results))
         C = conf.shape[-2]
         summary = summarize_confusion(
             conf,
@@ -274,6 +281,17 @@ class CAMSweepMetric(BaseMetric):
             over_under=self.over_under)
         self.last_summary = summary
         print_log('\n' + format_report(summary), logger=logger)
+        if self.out_file:
+            atomic_save_json(
+                self.out_file,
+                dict(
+                    summary,
+                    num_images=num_images,
+                    average=self.average,
+                    mode=self.mode,
+                    pred_ignore=self.pred_ignore
+                    if self.mode == 'png' else None),
+                allow_nan=False)
 
         def _r(x, scale=1.0, nd=4):
             return float('nan') if x is None else round(x * scale, nd)

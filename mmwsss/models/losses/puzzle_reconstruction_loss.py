@@ -3,7 +3,7 @@ import torch.nn as nn
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..utils.cam_ops import normalise_cam
+from mmwsss.utils.cam_ops import normalise_cam
 
 __all__ = ['PuzzleReconstructionLoss', 'puzzle_reconstruction_loss']
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from ..utils.cam_ops import normalise_cam
+from mmwsss.utils.cam_ops import normalise_cam
 
 __all__ = ['RecurSeedLoss', 'recurseed_loss']
 

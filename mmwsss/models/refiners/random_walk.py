@@ -26,7 +26,7 @@ affinity 0 to every pair that leaves the map (spec §4), so images of
 different sizes batch by padding the edge with 1 and the CAM with 0.
 """
 import math
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 __all__ = [
     'path_offsets', 'path_points', 'PathIndex', 'random_walk_weights',
-    'propagate', 'random_walk', 'RandomWalk'
+    'propagate', 'random_walk', 'RandomWalk', 'upsample_rw'
 ]
 
 
@@ -293,7 +293,7 @@ def random_walk(
 
     Computes ``rw = (x ⊙ (1 - e)) T^(2^exp_times)`` per channel without
     forming ``T``. The caller upsamples and normalises the result
-    (:func:`mmwsss.apis.pseudo_labels.upsample_rw`).
+    (:func:`upsample_rw`).
 
     Precision: the 256 steps are averages whose rounding errors add up
     along the conserved direction, so fp32 propagation drifts by ~2e-4 of
@@ -354,6 +354,14 @@ class RandomWalk(nn.Module):
                  exp_times: int = 8,
                  radius: int = 5) -> None:
         super().__init__()
+        if not float(beta) > 0:
+            raise ValueError(f'beta must be > 0, got {beta}.')
+        if int(exp_times) != exp_times or exp_times < 0:
+            raise ValueError(f'exp_times must be an integer >= 0, got '
+                             f'{exp_times}.')
+        if int(radius) != radius or radius < 1:
+            raise ValueError(f'radius must be an integer >= 1, got '
+                             f'{radius}.')
         self.beta = beta
         self.exp_times = exp_times
         self.radius = radius
@@ -366,3 +374,30 @@ class RandomWalk(nn.Module):
     def extra_repr(self) -> str:
         return (f'beta={self.beta}, exp_times={self.exp_times}, '
                 f'radius={self.radius}')
+
+
+def upsample_rw(rw: Tensor, size: Sequence[int]) -> Tensor:
+    """Random-walk map to full resolution (spec §4).
+
+    ``bilinear(rw, ×4, align_corners=False)[:, :H, :W]`` divided by its
+    single global maximum over all classes and pixels (unchanged when the
+    maximum is 0).
+
+    Args:
+        rw (Tensor): ``(|P|, h, w)`` stride-4 maps.
+        size (Sequence[int]): ``(H, W)``.
+
+    Returns:
+        Tensor: ``(|P|, H, W)`` float32.
+    """
+    H, W = int(size[0]), int(size[1])
+    if rw.shape[0] == 0:
+        return rw.new_zeros((0, H, W), dtype=torch.float32)
+    h, w = rw.shape[-2:]
+    up = F.interpolate(
+        rw[None].float(),
+        size=(4 * h, 4 * w),
+        mode='bilinear',
+        align_corners=False)[0, :, :H, :W]
+    m = up.max()
+    return up / m if float(m) > 0 else up

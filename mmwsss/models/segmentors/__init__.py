@@ -1,10 +1,13 @@
 from .boundary_net import BoundaryNet
 from .cam_classifier import CAMClassifier
+from .multiscale_cam import MultiScaleCAM
 from .puzzle_cam import PuzzleCAM
+from .random_walk_maps import RandomWalkMaps
 from .rsepm import RSEPM
+from .saved_predictions import SavedPredictions
 from .wsss_seg_tta import WSSSSegTTAModel
 
-__all__ = ['CAMClassifier', 'PuzzleCAM']
-__all__ += ['BoundaryNet']
-__all__ += ['WSSSSegTTAModel']
-__all__ += ['RSEPM']
+__all__ = [
+    'CAMClassifier', 'PuzzleCAM', 'BoundaryNet', 'WSSSSegTTAModel', 'RSEPM',
+    'MultiScaleCAM', 'RandomWalkMaps', 'SavedPredictions'
+]

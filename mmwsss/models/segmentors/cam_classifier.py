@@ -10,8 +10,8 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
 
+from mmwsss.utils.cam_ops import cam_keys, normalise_cam
 from ..heads.cam_head import CAMHead
-from ..utils.cam_ops import cam_keys, normalise_cam
 
 __all__ = ['CAMClassifier']
 
@@ -95,8 +95,8 @@ class CAMClassifier(BaseSegmentor):
         return self.cam_head.cam_and_logits(self.extract_feat(inputs))
 
     # ------------------------------------------------------------ training
-    def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str,
-                                                                     Tensor]:
+    def loss(self, inputs: Tensor,
+             data_samples: SampleList) -> Dict[str, Tensor]:
         """Multi-label classification loss from image labels."""
         return self.cam_head.loss(self.extract_feat(inputs), data_samples)
 

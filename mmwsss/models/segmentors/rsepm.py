@@ -14,8 +14,8 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList, add_prefix)
 from torch import Tensor
 
+from mmwsss.utils.cam_ops import cam_keys, normalise_cam, scaled_size
 from ..heads.cam_head import CAMHead, stack_img_labels
-from ..utils.cam_ops import cam_keys, normalise_cam
 
 __all__ = ['RSEPM']
 
@@ -459,10 +459,13 @@ class RSEPM(BaseSegmentor):
 
     # ------------------------------------------------------------ inference
     @torch.no_grad()
-    def predict_seed(
-            self,
-            inputs: Tensor,
-            img_labels: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    def predict_seed(self,
+                     inputs: Tensor,
+                     img_labels: Optional[Tensor] = None,
+                     scales: Optional[Sequence[float]] = None,
+                     flip: Optional[bool] = None,
+                     conf_th: Optional[float] = None,
+                     return_probs: bool = False) -> Tuple[Tensor, ...]:
         """Single-stage seed of spec §8 without the CRF [code].
 
         For every scale s of ``test_cfg.scales`` (and its horizontal flip):
@@ -479,36 +482,47 @@ class RSEPM(BaseSegmentor):
         Args:
             inputs (Tensor): Normalised images (B, 3, H, W).
             img_labels (Tensor, optional): (B, K) multi-hot.
+            scales (Sequence[float], optional): Overrides
+                ``test_cfg['scales']``.
+            flip (bool, optional): Overrides ``test_cfg['flip']``.
+            conf_th (float, optional): Overrides ``test_cfg['conf_th']``.
+            return_probs (bool): Also return the mean ``sigmoid(z)``.
 
         Returns:
-            tuple[Tensor, Tensor]: ``seed`` (B, K, H, W) float32 in [0, 1)
-            and ``present`` (B, K) bool.
+            tuple[Tensor, ...]: ``seed`` (B, K, H, W) float32 in [0, 1),
+            ``present`` (B, K) bool (and ``probs`` (B, K)).
         """
         cfg = self.test_cfg
+        scales = cfg['scales'] if scales is None else scales
+        flip = cfg['flip'] if flip is None else flip
+        conf_th = cfg['conf_th'] if conf_th is None else conf_th
         B, _, H, W = inputs.shape
         prob_sum, sig_sum, views = None, None, 0
-        for s in cfg['scales']:
-            size = (int(H * s), int(W * s))
+        for s in scales:
+            size = scaled_size(H, W, s, 'int')
             x = _resize(inputs, size, cfg['input_resize'])
-            if cfg['flip']:
+            if flip:
                 x = torch.cat([x, x.flip(-1)])
             _, _, logits, seg = self._network(x)
             seg = _resize(seg.float(), size, cfg['logit_resize'])
             prob = _resize(seg.softmax(dim=1), (H, W), cfg['logit_resize'])
             sig = torch.sigmoid(logits.float())
-            if cfg['flip']:
+            if flip:
                 prob = prob[:B] + prob[B:].flip(-1)
                 sig = sig[:B] + sig[B:]
             prob_sum = prob if prob_sum is None else prob_sum + prob
             sig_sum = sig if sig_sum is None else sig_sum + sig
-            views += 2 if cfg['flip'] else 1
+            views += 2 if flip else 1
         prob = prob_sum / views
+        probs = sig_sum / views
         if img_labels is not None:
             present = img_labels.to(inputs.device) > 0.5
         else:
-            present = sig_sum / views >= cfg['conf_th']
+            present = probs >= conf_th
         seed = normalise_cam(prob[:, 1:])
         seed = seed * present[:, :, None, None].float()
+        if return_probs:
+            return seed, present, probs
         return seed, present
 
     def _gt_img_labels(self, data_samples: OptSampleList) -> Optional[Tensor]:

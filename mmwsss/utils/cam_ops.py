@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    'strided_size', 'scaled_size', 'hr_cam_size', 'normalise_cam',
-    'cam_keys', 'label_from_maps', 'bg_gamma_threshold', 'check_scales'
+    'strided_size', 'scaled_size', 'hr_cam_size', 'normalise_cam', 'cam_keys',
+    'label_from_maps', 'bg_gamma_threshold', 'check_scales'
 ]
 
 

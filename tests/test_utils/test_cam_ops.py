@@ -1,13 +1,13 @@
-"""The shared CAM formulas (mmwsss.models.utils.cam_ops) on hand-worked
+"""The shared CAM formulas (mmwsss.utils.cam_ops) on hand-worked
 values."""
 import math
 
 import pytest
 import torch
 
-from mmwsss.models.utils import (bg_gamma_threshold, cam_keys, check_scales,
-                                 hr_cam_size, label_from_maps, normalise_cam,
-                                 scaled_size, strided_size)
+from mmwsss.utils.cam_ops import (bg_gamma_threshold, cam_keys, check_scales,
+                                  hr_cam_size, label_from_maps, normalise_cam,
+                                  scaled_size, strided_size)
 
 
 def test_sizes():
@@ -31,9 +31,8 @@ def test_normalise_and_keys():
         [0.0, 2 / (4 + 1e-5), 4 / (4 + 1e-5), 0.0])
     assert out[1].tolist() == [[0.0, 0.0], [0.0, 0.0]]
     assert normalise_cam(torch.zeros(0, 3, 3)).shape == (0, 3, 3)
-    assert cam_keys(torch.tensor([False, True, False, True])).tolist() == [
-        0, 2, 4
-    ]
+    assert cam_keys(torch.tensor([False, True, False,
+                                  True])).tolist() == [0, 2, 4]
     assert cam_keys(torch.tensor([2, 0])).tolist() == [0, 3, 1]
     assert cam_keys(torch.zeros(3, dtype=torch.bool)).tolist() == [0]
 
@@ -48,8 +47,8 @@ def test_label_from_maps_ties_to_background():
 
 
 def test_bg_gamma_threshold_and_scales():
-    assert bg_gamma_threshold(2.0) == pytest.approx((3 - math.sqrt(5)) / 2,
-                                                    abs=1e-9)
+    assert bg_gamma_threshold(2.0) == pytest.approx(
+        (3 - math.sqrt(5)) / 2, abs=1e-9)
     assert bg_gamma_threshold(1.0) == pytest.approx(0.5, abs=1e-9)
     with pytest.raises(ValueError):
         bg_gamma_threshold(0)
