@@ -29,8 +29,7 @@ def parse_args():
         '--data-root',
         default=osp.join(ROOT, '..', 'shared', 'data', 'camvid_things'))
     parser.add_argument(
-        '--work-dir',
-        default=osp.join(ROOT, 'work_dirs', 'bench_cam_camvid'))
+        '--work-dir', default=osp.join(ROOT, 'work_dirs', 'bench_cam_camvid'))
     parser.add_argument('--max-iters', type=int, default=None)
     parser.add_argument('--workers', type=int, default=2)
     return parser.parse_args()
@@ -42,22 +41,27 @@ def main() -> int:
     if not osp.isdir(data_root):
         sys.exit(f'error: {data_root} not found: pass --data-root pointing at '
                  'a camvid_things copy (images/, masks/, splits/, ...)')
-    import mmwsss  # noqa: F401
     from mmengine.config import Config
     from mmseg.registry import DATASETS
     from mmseg.utils import register_all_modules
 
-    from mmwsss.apis.cam_pipeline import prior_only_miou, run_cam_pipeline
-    opts = [f'{k}_dataloader.dataset.data_root={data_root}'
-            for k in ('train', 'val', 'test')]
+    import mmwsss  # noqa: F401
+    from tools.cam_pipeline import prior_only_miou, run_cam_pipeline
+    opts = [
+        f'{k}_dataloader.dataset.data_root={data_root}'
+        for k in ('train', 'val', 'test')
+    ]
     t0 = time.time()
     res = run_cam_pipeline(
-        args.config, args.work_dir, split='test', max_iters=args.max_iters,
-        workers=args.workers, cfg_options=opts)
+        args.config,
+        args.work_dir,
+        split='test',
+        max_iters=args.max_iters,
+        workers=args.workers,
+        cfg_options=opts)
     register_all_modules(init_default_scope=True)
     cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict({
-        'test_dataloader.dataset.data_root': data_root})
+    cfg.merge_from_dict({'test_dataloader.dataset.data_root': data_root})
     prior = prior_only_miou(DATASETS.build(cfg.test_dataloader.dataset))
     s = res['summary']
     print('\n=== benchmark: CAM baseline, EfficientNet-Lite0, camvid_things '
@@ -68,9 +72,9 @@ def main() -> int:
     print(f'FP / FN               : {s["FP"]:.4f} / {s["FN"]:.4f} '
           f'(FP_BG {s["FP_BG"]:.4f}, FP_FG {s["FP_FG"]:.4f})')
     print(f'prior-only baseline   : {prior * 100:.2f} %')
-    print('seconds               : ' + ', '.join(
-        f'{k} {v:.0f}' for k, v in res['seconds'].items()) +
-        f', total {time.time() - t0:.0f}')
+    print('seconds               : ' +
+          ', '.join(f'{k} {v:.0f}' for k, v in res['seconds'].items()) +
+          f', total {time.time() - t0:.0f}')
     return 0
 
 

@@ -139,8 +139,8 @@ def main() -> int:
         sys.exit(f'error: CAM checkpoint {args.cam_checkpoint} not found: '
                  f'run benchmarks/cam_camvid_things.py first (or pass '
                  f'--cam-checkpoint)')
-    from mmwsss.apis.cam_pipeline import _run_tool, _step
-    from mmwsss.apis.io import atomic_save_json
+    from mmwsss.utils.fileio import atomic_save_json
+    from tools.cam_pipeline import run_tool, step
     os.makedirs(args.work_dir, exist_ok=True)
     wd = args.work_dir
     train, test = _split(args, 'train'), _split(args, 'test')
@@ -150,44 +150,44 @@ def main() -> int:
     t0 = time.time()
 
     t = time.time()
-    _step('1. CAMs of train (multi-scale x flip) + sweep on train GT')
+    step('1. CAMs of train (multi-scale x flip) + sweep on train GT')
     cams = osp.join(wd, 'cams_train')
-    _run_tool([
+    run_tool([
         'tools/cam/infer_cams.py', args.cam_config, args.cam_checkpoint, *data,
         '--out-dir', cams, '--batch-size', '4'
     ] + w)
-    res['cam'] = _eval(_run_tool, args, train, osp.join(wd, 'eval_cam.json'),
+    res['cam'] = _eval(run_tool, args, train, osp.join(wd, 'eval_cam.json'),
                        ['--cam-dir', cams])
     sec['cams'] = time.time() - t
 
     t = time.time()
-    _step('2. affinity labels')
+    step('2. affinity labels')
     aff = osp.join(wd, 'aff_labels')
-    _run_tool([
+    run_tool([
         'tools/pseudo_labels/make_affinity_labels.py', *data, '--cam-dir',
         cams, '--out-dir', aff
     ] + w)
     sec['affinity'] = time.time() - t
 
     t = time.time()
-    _step('3. boundary network')
+    step('3. boundary network')
     opts = [
         f'train_dataloader.dataset.data_root={args.data_root}',
         f'train_dataloader.dataset.split={train}',
         f'train_dataloader.dataset.mask_dir={aff}'
     ]
-    ckpt_b = _train(_run_tool, args.boundary_config, osp.join(wd, 'boundary'),
+    ckpt_b = _train(run_tool, args.boundary_config, osp.join(wd, 'boundary'),
                     args.boundary_iters, opts)
     sec['boundary'] = time.time() - t
 
     t = time.time()
-    _step('4. random walk + sweep on train GT (0.05..0.95)')
+    step('4. random walk + sweep on train GT (0.05..0.95)')
     rw = osp.join(wd, 'rw_train')
-    _run_tool([
+    run_tool([
         'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
         *data, '--cam-dir', cams, '--out-dir', rw, '--batch-size', '4'
     ] + w)
-    res['rw'] = _eval(_run_tool, args, train, osp.join(wd, 'eval_rw.json'), [
+    res['rw'] = _eval(run_tool, args, train, osp.join(wd, 'eval_rw.json'), [
         '--cam-dir', rw, '--field', 'rw', '--thr-start', '0.05', '--thr-end',
         '0.95'
     ])
@@ -196,20 +196,20 @@ def main() -> int:
     sec['random_walk'] = time.time() - t
 
     t = time.time()
-    _step(f'5. pseudo labels (bg {args.rw_bg_th} + label-CRF 1 it) + eval')
+    step(f'5. pseudo labels (bg {args.rw_bg_th} + label-CRF 1 it) + eval')
     pl = osp.join(wd, 'pseudo_labels')
-    _run_tool([
+    run_tool([
         'tools/pseudo_labels/export_pseudo_labels.py', *data, '--map-dir', rw,
         '--out-dir', pl, '--bg-th',
         str(args.rw_bg_th)
     ] + w)
-    res['pseudo_labels'] = _eval(_run_tool, args, train,
+    res['pseudo_labels'] = _eval(run_tool, args, train,
                                  osp.join(wd, 'eval_pseudo_labels.json'),
                                  ['--png-dir', pl])
     sec['export'] = time.time() - t
 
     t = time.time()
-    _step('6. segmentation stage on the pseudo labels, test split')
+    step('6. segmentation stage on the pseudo labels, test split')
     opts = [
         f'{k}_dataloader.dataset.data_root={args.data_root}'
         for k in ('train', 'val', 'test')
@@ -223,7 +223,7 @@ def main() -> int:
     # no val loop (camvid val is one short clip; the test split is the
     # benchmark, evaluated below)
     ckpt_s = _train(
-        _run_tool, args.seg_config, seg_wd, args.seg_iters,
+        run_tool, args.seg_config, seg_wd, args.seg_iters,
         opts + ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'])
     sec['seg_train'] = time.time() - t
     t = time.time()
@@ -231,7 +231,7 @@ def main() -> int:
         name = 'seg_test_tta' if tta else 'seg_test'
         out = osp.join(wd, f'{name}.json')
         if not osp.isfile(out):
-            _run_tool([
+            run_tool([
                 'tools/test.py', args.seg_config, ckpt_s, '--work-dir',
                 osp.join(wd, name), '--cfg-options', *opts
             ] + (['--tta'] if tta else []))

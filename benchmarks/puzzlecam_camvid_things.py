@@ -26,7 +26,7 @@ camvid_things, with the same budget.
 2. CAM mIoU (``--train``, about 50 min on 2 CPU cores): trains the
    Puzzle-CAM config with ``tools/train.py``, writes multi-scale x flip CAMs
    of ``test`` and sweeps the background threshold
-   (:func:`mmwsss.apis.cam_pipeline.run_cam_pipeline`), and prints the
+   (:func:`tools.cam_pipeline.run_cam_pipeline`), and prints the
    result next to the CAM baseline's
    (``work_dirs/bench_cam_camvid/cam_eval_test.json`` of
    ``benchmarks/cam_camvid_things.py``) when that report exists.
@@ -259,7 +259,7 @@ def train_and_eval(args, data_root):
         # the tools run as subprocesses: same glibc setting via environment
         os.environ.update(
             MALLOC_MMAP_MAX_='0', MALLOC_TRIM_THRESHOLD_=str(2**31 - 1))
-    from mmwsss.apis.cam_pipeline import run_cam_pipeline
+    from tools.cam_pipeline import run_cam_pipeline
     opts = [
         f'{k}_dataloader.dataset.data_root={data_root}'
         for k in ('train', 'val', 'test')

@@ -187,7 +187,7 @@ def main():
           f'after global max normalisation {diff:.2e}, same argmax on '
           f'{100 * same:.3f} % of pixels')
     if args.out:
-        from mmwsss.apis.io import atomic_save_json
+        from mmwsss.utils.fileio import atomic_save_json
         atomic_save_json(
             args.out,
             dict(

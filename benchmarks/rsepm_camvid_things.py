@@ -21,7 +21,7 @@ camvid_things, with the CAM baseline's budget.
    176x176.py``): ``tools/train.py`` (skipped when the final checkpoint
    exists, resumed otherwise), multi-scale x flip CAMs of ``test``
    (``tools/cam/infer_cams.py``, the protocol of the CAM baseline) and
-   their threshold sweep (:func:`mmwsss.apis.cam_pipeline.run_cam_pipeline`),
+   their threshold sweep (:func:`tools.cam_pipeline.run_cam_pipeline`),
    then the spec §8 seeds of ``test`` (``tools/rsepm/infer_seeds.py``, GT
    image labels like the CAM baseline's CAMs, no CRF) evaluated at the
    background threshold equivalent to ``bg = (1 - max)^2`` (t = 0.382) and
@@ -243,8 +243,8 @@ def _eval(run_tool, config, cam_dir, out, opts, workers, thr=None):
 
 
 def train_and_eval(args, name):
-    from mmwsss.apis import bg_gamma_threshold
-    from mmwsss.apis.cam_pipeline import _run_tool, _step, run_cam_pipeline
+    from mmwsss.utils.cam_ops import bg_gamma_threshold
+    from tools.cam_pipeline import run_cam_pipeline, run_tool, step
     config = CONFIGS[name]
     wd = osp.join(args.work_dir, name)
     # no val loop at the end of training (the §8 multi-scale + CRF test
@@ -262,21 +262,21 @@ def train_and_eval(args, name):
         batch_size=args.batch_size,
         cfg_options=opts)
     sec = dict(res['seconds'])
-    _step(f'[{name}] spec §8 seeds of test (GT labels, no CRF)')
+    step(f'[{name}] spec §8 seeds of test (GT labels, no CRF)')
     t = time.time()
     seeds = osp.join(wd, 'seeds_test')
-    _run_tool([
+    run_tool([
         'tools/rsepm/infer_seeds.py', config, res['checkpoint'], '--dataset',
         'test', '--out-dir', seeds, '--workers',
         str(args.workers), '--batch-size',
         str(args.batch_size), '--cfg-options'
     ] + opts)
     sec['seeds'] = time.time() - t
-    _step(f'[{name}] seed evaluation (bg = (1 - max)^2 and sweep)')
+    step(f'[{name}] seed evaluation (bg = (1 - max)^2 and sweep)')
     t = time.time()
-    seed = _eval(_run_tool, config, seeds, osp.join(wd, 'seed_eval_test.json'),
+    seed = _eval(run_tool, config, seeds, osp.join(wd, 'seed_eval_test.json'),
                  opts, args.workers, bg_gamma_threshold(2.0))
-    sweep = _eval(_run_tool, config, seeds,
+    sweep = _eval(run_tool, config, seeds,
                   osp.join(wd, 'seed_sweep_test.json'), opts, args.workers)
     sec['seed_eval'] = time.time() - t
     return dict(
@@ -311,7 +311,7 @@ def main() -> int:
         sys.exit(f'error: {args.data_root} not found: pass --data-root '
                  'pointing at a camvid_things copy (images/, masks/, ...)')
     import mmwsss  # noqa: F401
-    from mmwsss.apis.io import atomic_save_json
+    from mmwsss.utils.fileio import atomic_save_json
     if args.keep_freed_memory:
         # the tools run as subprocesses: same glibc setting via environment
         os.environ.update(

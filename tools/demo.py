@@ -24,8 +24,8 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-DEFAULT_CONFIG = osp.join(
-    ROOT, 'configs', 'cam', 'cam_effnet-lite0_1xb16-600it_synthetic-112x112.py')
+DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'cam',
+                          'cam_effnet-lite0_1xb16-600it_synthetic-112x112.py')
 
 
 def parse_args():
@@ -43,13 +43,13 @@ def parse_args():
 def main() -> int:
     args = parse_args()
     t0 = time.time()
-    import mmwsss  # noqa: F401
     from mmengine.config import Config
     from mmseg.registry import DATASETS
     from mmseg.utils import register_all_modules
 
-    from mmwsss.apis.cam_pipeline import (prior_only_miou, run_cam_pipeline,
-                                          write_cam_overlays)
+    import mmwsss  # noqa: F401
+    from tools.cam_pipeline import (prior_only_miou, run_cam_pipeline,
+                                    write_cam_overlays)
     res = run_cam_pipeline(
         args.config,
         args.work_dir,

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-# Copyright (c) mmwsss contributors. Shaped after mmsegmentation's tools/test.py.
+# Copyright (c) mmwsss contributors.
+# Shaped after mmsegmentation's tools/test.py.
 """Test (evaluate) a checkpoint with the config's test loop and metrics."""
 import argparse
 import os
@@ -8,15 +9,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.config import Config, DictAction
 
-import mmwsss  # noqa: E402,F401
-from mmwsss.utils import compat  # noqa: E402
-from mmwsss.utils.checkpoint import CheckpointError  # noqa: E402
-from mmwsss.utils.cli import add_checkpoint_args  # noqa: E402
-from mmwsss.utils.cli import apply_checkpoint_args, check_files  # noqa: E402
-from mmwsss.utils.fileio import DataFileError  # noqa: E402
+import mmwsss  # noqa: F401  (compat fixes, registration)
+from tools.cli_helpers import (add_checkpoint_args, apply_checkpoint_args,
+                               check_files, run_test, strict_checkpoint)
 
 
 def parse_args():
@@ -106,8 +103,6 @@ def main():
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
 
-    cfg.load_from = args.checkpoint
-
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
 
@@ -116,26 +111,17 @@ def main():
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
 
-    if not args.no_strict:
-        # refuse a checkpoint whose keys/shapes do not fit the model
-        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-            dict(
-                type='StrictLoadHook',
-                checkpoint=args.checkpoint,
-                config=args.config)
-        ]
+    # refuse a checkpoint whose keys/shapes do not fit the model
+    strict_checkpoint(cfg, args.checkpoint, args.config, not args.no_strict)
 
-    if 'export' in cfg:
-        # an export config: write maps instead of evaluating
-        from mmwsss.apis.export import build_export_cfg
+    if 'export' in cfg:  # an export config: it writes maps (run_test)
         if args.out is not None or args.tta:
             raise SystemExit('error: --out / --tta do not apply to an export '
                              'config (its writer is set by `export`)')
-        try:
-            cfg = build_export_cfg(cfg, args.checkpoint, args.out_dir,
-                                   args.overwrite or None)
-        except (KeyError, ValueError) as e:
-            raise SystemExit(f'error: {e}')
+        if args.out_dir is not None:
+            cfg.export.out_dir = args.out_dir
+        if args.overwrite:
+            cfg.export.overwrite = True
     elif args.out_dir is not None or args.overwrite:
         raise SystemExit(f'error: --out-dir / --overwrite are for export '
                          f'configs; {args.config} has no `export` key')
@@ -144,17 +130,7 @@ def main():
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
 
-    cpu_dist = compat.init_cpu_distributed(args.launcher)
-    if cpu_dist:
-        compat.cpu_ddp_wrapper_cfg(cfg)
-
-    runner = Runner.from_cfg(cfg)
-    try:
-        runner.test()
-    except (CheckpointError, DataFileError) as e:
-        raise SystemExit(f'error: {e}')
-    if cpu_dist:
-        compat.destroy_cpu_distributed()
+    run_test(cfg, args.checkpoint, args.launcher)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-# Copyright (c) mmwsss contributors. Shaped after mmsegmentation's tools/train.py.
+# Copyright (c) mmwsss contributors.
+# Shaped after mmsegmentation's tools/train.py.
 """Train a mmwsss / mmseg model from a config."""
 import argparse
 import logging
@@ -9,16 +10,15 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import mmwsss  # noqa: E402,F401  (applies compat fixes, registers modules)
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-from mmseg.registry import RUNNERS  # noqa: E402
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
 
-from mmwsss.utils import compat  # noqa: E402
-from mmwsss.utils.checkpoint import CheckpointError  # noqa: E402
-from mmwsss.utils.cli import (add_checkpoint_args,  # noqa: E402
-                              apply_checkpoint_args)
+import mmwsss  # noqa: F401  (applies compat fixes, registers modules)
+from mmwsss.utils import compat
+from mmwsss.utils.checkpoint import CheckpointError
+from tools.cli_helpers import add_checkpoint_args, apply_checkpoint_args
 
 
 def parse_args():

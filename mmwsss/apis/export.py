@@ -210,12 +210,17 @@ def build_export_cfg(cfg: Config,
         overwrite=exp.get('overwrite', False),
         **exp.get('writer', {}))
     cfg.test_cfg = dict(type='TestLoop')
-    _no_visualization(cfg)
+    _test_only(cfg)
     return cfg
 
 
-def _no_visualization(cfg: Config) -> None:
-    """Drop the drawing hooks (they expect a segmentation output)."""
+def _test_only(cfg: Config) -> None:
+    """A test-only run: no training / validation parts, no drawing hooks
+    (they expect a segmentation output)."""
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper',
+                'param_scheduler', 'val_dataloader', 'val_cfg',
+                'val_evaluator'):
+        cfg[key] = None
     cfg.custom_hooks = [
         h for h in cfg.get('custom_hooks', None) or []
         if not str(h.get('type', '')).endswith('VisualizationHook')
@@ -290,5 +295,5 @@ def build_eval_cfg(cfg: Config,
     cfg.test_cfg = dict(type='TestLoop')
     cfg.load_from = None
     cfg.pop('export', None)
-    _no_visualization(cfg)
+    _test_only(cfg)
     return cfg

@@ -12,7 +12,7 @@
 - :func:`bg_gamma_threshold`: the constant ``t`` equivalent to the RS+EPM
   background ``(1 - max_c m_c) ** gamma``.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -94,26 +94,29 @@ def cam_keys(present: Tensor) -> Tensor:
     return torch.cat([idx.new_zeros(1), idx + 1]).to(torch.int64)
 
 
-def label_from_maps(maps: Tensor, keys: Tensor, bg: float) -> Tensor:
+def label_from_maps(maps: Tensor, keys: Optional[Tensor], bg: float) -> Tensor:
     """``keys[argmax(concat([bg], maps))]``: the label of every pixel for a
     constant background score (ties go to the background).
 
     Args:
-        maps (Tensor): ``(|P|, H, W)`` normalised maps.
-        keys (Tensor): int64 ``(|P| + 1,)`` class ids (see
-            :func:`cam_keys`).
+        maps (Tensor): ``(|P|, H, W)`` normalised maps (compared in fp32).
+        keys (Tensor, optional): int64 ``(|P| + 1,)`` class ids (see
+            :func:`cam_keys`); None returns the compact index (0 =
+            background, ``i`` = ``maps[i - 1]``).
         bg (float): Background score.
 
     Returns:
-        Tensor: int64 ``(H, W)`` class ids.
+        Tensor: int64 ``(H, W)``.
     """
     maps = maps.float()
-    if maps.ndim != 3 or maps.shape[0] + 1 != keys.numel():
+    if maps.ndim != 3 or (keys is not None
+                          and maps.shape[0] + 1 != keys.numel()):
         raise ValueError(f'maps (|P|, H, W) and keys (|P| + 1,) do not '
                          f'match: {tuple(maps.shape)} vs '
-                         f'{tuple(keys.shape)}.')
+                         f'{None if keys is None else tuple(keys.shape)}.')
     full = torch.cat([maps.new_full((1, ) + maps.shape[1:], float(bg)), maps])
-    return keys.to(maps.device).long()[full.argmax(0)]
+    idx = full.argmax(0)
+    return idx if keys is None else keys.to(maps.device).long()[idx]
 
 
 def bg_gamma_threshold(bg_gamma: float = 2.0, tol: float = 1e-12) -> float:

@@ -8,7 +8,7 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from mmwsss.apis.io import atomic_save_npz, read_label_png
+from mmwsss.utils.fileio import atomic_save_npz, read_label_png
 from mmwsss.datasets.testing import make_folder_fixture
 
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from _pl_toys import make_pl_fixture
 
-from mmwsss.apis import (atomic_save_png, export_pseudo_labels, load_cam,
-                         read_label_png, make_affinity_label,
-                         make_affinity_labels, maps_to_label,
-                         read_folder_split)
-from mmwsss.apis.io import DataFileError, tmp_path
-from mmwsss.datasets.utils import voc_palette
+from mmwsss.apis import (export_pseudo_labels, make_affinity_label,
+                         make_affinity_labels, maps_to_label)
+from mmwsss.utils.fileio import (DataFileError, atomic_save_png, load_cam,
+                                 read_label_png)
+from mmwsss.utils.fileio import tmp_path as atomic_tmp_path
+from mmwsss.utils.fileio import voc_palette
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -79,7 +79,7 @@ def test_png_round_trip_preserves_labels(tmp_path):
 def test_atomic_save_json_replaces_whole_or_nothing(tmp_path):
     import json
 
-    from mmwsss.apis.io import atomic_save_json
+    from mmwsss.utils.fileio import atomic_save_json
     path = str(tmp_path / 'sub' / 'report.json')
     atomic_save_json(path, {'mIoU': 0.5, 'per_class': [1, 2]})
     with open(path) as f:
@@ -98,14 +98,21 @@ def fixture(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('pl')
     root, cams = str(tmp / 'data'), str(tmp / 'cams')
     ids = make_pl_fixture(root, cams)
-    infos, _ = read_folder_split(root, 'train')
-    return tmp, root, cams, ids, infos
+    return (tmp, root, cams, ids, *folder(root))
+
+
+def folder(root, split='train'):
+    """The dataset config of a folder split and its data infos."""
+    from mmseg.registry import DATASETS
+    cfg = dict(type='WSSSFolderDataset', data_root=root, split=split)
+    ds = DATASETS.build(cfg)
+    return cfg, [ds.get_data_info(i) for i in range(len(ds))]
 
 
 def test_affinity_labels_dataset(fixture):
-    tmp, root, cams, ids, infos = fixture
+    tmp, root, cams, ids, ds, infos = fixture
     out = str(tmp / 'aff')
-    stats = make_affinity_labels(infos, cams, out, workers=2, progress=False)
+    stats = make_affinity_labels(ds, cams, out, workers=2, progress=False)
     assert stats == dict(total=6, written=6, skipped=0, tmp_removed=0)
     for info in infos:
         aff = read_label_png(osp.join(out, info['img_id'] + '.png'))
@@ -118,21 +125,21 @@ def test_affinity_labels_dataset(fixture):
 
 
 def test_export_idempotent_and_stale_tmp(fixture):
-    tmp, root, cams, ids, infos = fixture
+    tmp, root, cams, ids, ds, infos = fixture
     out = str(tmp / 'pl')
     kw = dict(
         bg_th=0.3, field='hr_cam', crf='label', crf_iters=1, progress=False)
-    s1 = export_pseudo_labels(infos, cams, out, workers=2, **kw)
+    s1 = export_pseudo_labels(ds, cams, out, workers=2, **kw)
     assert s1['written'] == 6 and s1['skipped'] == 0
     snap = {}
     for f in sorted(os.listdir(out)):
         with open(osp.join(out, f), 'rb') as fh:
             snap[f] = (fh.read(), os.stat(osp.join(out, f)).st_mtime_ns)
     # a stale temp file of a killed run (half-written PNG)
-    stale = tmp_path(osp.join(out, ids['train'][0] + '.png'))
+    stale = atomic_tmp_path(osp.join(out, ids['train'][0] + '.png'))
     with open(stale, 'wb') as f:
         f.write(b'\x89PNG\r\n')
-    s2 = export_pseudo_labels(infos, cams, out, workers=2, **kw)
+    s2 = export_pseudo_labels(ds, cams, out, workers=2, **kw)
     assert s2 == dict(total=6, written=0, skipped=6, tmp_removed=1)
     assert sorted(os.listdir(out)) == sorted(snap)
     for f, (data, mtime) in snap.items():
@@ -140,7 +147,7 @@ def test_export_idempotent_and_stale_tmp(fixture):
             assert fh.read() == data
         assert os.stat(osp.join(out, f)).st_mtime_ns == mtime  # untouched
     # recomputing gives the same bytes (deterministic)
-    s3 = export_pseudo_labels(infos, cams, out, overwrite=True, **kw)
+    s3 = export_pseudo_labels(ds, cams, out, overwrite=True, **kw)
     assert s3['written'] == 6
     for f, (data, _) in snap.items():
         with open(osp.join(out, f), 'rb') as fh:
@@ -150,12 +157,12 @@ def test_export_idempotent_and_stale_tmp(fixture):
 
 
 def test_export_errors_name_the_file(fixture, tmp_path):
-    _, root, cams, ids, infos = fixture
+    _, root, cams, ids, ds, infos = fixture
     bad_dir = str(tmp_path / 'maps')
     os.makedirs(bad_dir)
     with pytest.raises(DataFileError, match=ids['train'][0]):
         export_pseudo_labels(
-            infos, bad_dir, str(tmp_path / 'o'), 0.3, progress=False)
+            ds, bad_dir, str(tmp_path / 'o'), 0.3, progress=False)
     # a map file of the wrong size
     for info in infos:
         arr = load_cam(osp.join(cams, info['img_id'] + '.npz'))
@@ -165,14 +172,16 @@ def test_export_errors_name_the_file(fixture, tmp_path):
             hr_cam=arr['hr_cam'][:, :20])
     with pytest.raises(DataFileError, match='size'):
         export_pseudo_labels(
-            infos,
+            ds,
             bad_dir,
             str(tmp_path / 'o'),
             0.3,
             crf='label',
             progress=False)
-    assert not [
-        f for f in os.listdir(str(tmp_path / 'o')) if f.endswith('.png')
+    # the size is checked before a PNG is written
+    out = str(tmp_path / 'o')
+    assert not osp.isdir(out) or not [
+        f for f in os.listdir(out) if f.endswith('.png')
     ]
 
 
@@ -183,10 +192,10 @@ def test_export_survives_kill9_and_resumes(tmp_path):
     root, cams = str(tmp_path / 'data'), str(tmp_path / 'cams')
     n = 40
     make_pl_fixture(root, cams, splits={'train': n}, size=(180, 240))
-    infos, _ = read_folder_split(root, 'train')
+    ds, _ = folder(root)
     ref = str(tmp_path / 'ref')
     kw = dict(bg_th=0.3, field='hr_cam', crf='label', crf_iters=10)
-    export_pseudo_labels(infos, cams, ref, progress=False, **kw)
+    export_pseudo_labels(ds, cams, ref, progress=False, **kw)
 
     out = str(tmp_path / 'out')
     cmd = [

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmwsss.apis.pseudo_labels import upsample_rw
 from mmwsss.models.refiners.random_walk import (PathIndex, RandomWalk,
                                                 path_offsets, path_points,
                                                 random_walk,
-                                                random_walk_weights)
+                                                random_walk_weights,
+                                                upsample_rw)
 
 
 # ----------------------------------------------------------------------

@@ -45,7 +45,7 @@ def test_puzzlecam_train_then_cam_tools(tmp_path):
     cams = str(tmp_path / 'cams')
     _run([
         py, 'tools/cam/infer_cams.py', cfg, ckpt, '--dataset', 'test',
-        '--out-dir', cams, '--workers', '0', '--device', 'cpu', '--scales',
+        '--out-dir', cams, '--workers', '0', '--scales',
         '1.0', '0.5'
     ])
     files = sorted(glob.glob(osp.join(cams, '*.npz')))

@@ -59,8 +59,8 @@ except ImportError:  # running from a source checkout without install
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmwsss.utils.fileio import (atomic_save_json,  # noqa: E402
-                                 atomic_save_lines, read_label_png)
+from mmwsss.utils.fileio import (atomic_save_json, atomic_save_lines,
+                                 read_label_png)
 
 SPLITS = {'train': 'train2014', 'val': 'val2014'}
 

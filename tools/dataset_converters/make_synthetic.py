@@ -17,10 +17,9 @@ except ImportError:  # running from a source checkout without install
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmwsss.datasets.synthetic_gen import (
-    SYNTHETIC_DEFAULTS,  # noqa: E402
-    default_synthetic_root,
-    generate_synthetic)
+from mmwsss.datasets.synthetic_gen import (SYNTHETIC_DEFAULTS,
+                                           default_synthetic_root,
+                                           generate_synthetic)
 
 
 def parse_args():

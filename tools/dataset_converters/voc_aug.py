@@ -36,10 +36,9 @@ except ImportError:  # running from a source checkout without install
     sys.path.insert(0,
                     osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmwsss.datasets.utils import read_split  # noqa: E402
-from mmwsss.datasets.voc_aug import VOC_CLASSES, parse_voc_xml  # noqa: E402
-from mmwsss.utils.fileio import (atomic_save_json,  # noqa: E402
-                                 atomic_save_lines)
+from mmwsss.datasets.utils import read_split
+from mmwsss.datasets.voc_aug import VOC_CLASSES, parse_voc_xml
+from mmwsss.utils.fileio import atomic_save_json, atomic_save_lines
 
 
 def parse_args():

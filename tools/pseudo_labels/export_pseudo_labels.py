@@ -36,8 +36,8 @@ _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from mmwsss.utils.cli import (add_dataset_args,  # noqa: E402
-                              add_png_output_args, check_dataset_args)
+from tools.cli_helpers import (add_dataset_args, add_png_output_args,
+                               check_dataset_args, images_dataset)
 
 CRF_CHOICES = ['none', 'label', 'softmax', 'rsepm', 'rrm_test']
 
@@ -84,16 +84,15 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip
-    from mmwsss.apis.io import DataFileError
     from mmwsss.apis.pseudo_labels import export_pseudo_labels
-    from mmwsss.utils.cli import load_dataset
+    from mmwsss.utils.fileio import DataFileError
     if not osp.isdir(args.map_dir):
         raise SystemExit(f'error: map folder not found: {args.map_dir}')
     crf = None if args.crf == 'none' else args.crf
     iters = args.crf_iters
     if iters is None and crf == 'label':
         iters = 1
-    dataset, _ = load_dataset(args)
+    dataset = images_dataset(args)
     t0 = time.time()
     try:
         stats = export_pseudo_labels(
@@ -107,7 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             palette=None if args.palette == 'none' else args.palette,
             workers=args.workers,
             overwrite=args.overwrite)
-    except (DataFileError, ValueError) as e:
+    except (DataFileError, ValueError, FileNotFoundError) as e:
         raise SystemExit(f'error: {e}')
     print(f'pseudo labels in {args.out_dir}: {stats["written"]} written, '
           f'{stats["skipped"]} already done, {stats["total"]} total' +

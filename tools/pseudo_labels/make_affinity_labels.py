@@ -32,8 +32,8 @@ _ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from mmwsss.utils.cli import (add_dataset_args,  # noqa: E402
-                              add_png_output_args, check_dataset_args)
+from tools.cli_helpers import (add_dataset_args, add_png_output_args,
+                               check_dataset_args, images_dataset)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -67,12 +67,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip
-    from mmwsss.apis.io import DataFileError
     from mmwsss.apis.pseudo_labels import make_affinity_labels
-    from mmwsss.utils.cli import load_dataset
+    from mmwsss.utils.fileio import DataFileError
     if not osp.isdir(args.cam_dir):
         raise SystemExit(f'error: CAM folder not found: {args.cam_dir}')
-    dataset, _ = load_dataset(args)
+    dataset = images_dataset(args)
     t0 = time.time()
     try:
         stats = make_affinity_labels(
@@ -85,7 +84,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             palette=None if args.palette == 'none' else args.palette,
             workers=args.workers,
             overwrite=args.overwrite)
-    except (DataFileError, ValueError) as e:
+    except (DataFileError, ValueError, FileNotFoundError) as e:
         raise SystemExit(f'error: {e}')
     print(f'affinity labels in {args.out_dir}: {stats["written"]} written, '
           f'{stats["skipped"]} already done, {stats["total"]} total' +

@@ -81,11 +81,14 @@ class DumpMapResults(BaseMetric):
 
     Every file is written atomically (temp file + rename). With a
     ``manifest`` the output folder gets ``manifest.json`` (written by rank
-    0), and a folder whose manifest names another checkpoint, kind or
-    model / pipeline / export options is refused at construction, before
-    any model work (:func:`check_manifest`), unless ``overwrite``. Every
-    rank writes its own images; ``compute_metrics`` reports ``written``
-    and ``no_class`` (images without any present class).
+    0 with its first file), and a folder whose manifest names another
+    checkpoint, kind or model / pipeline / export options is refused at
+    construction, before any model work (:func:`check_manifest`), unless
+    ``overwrite``. Every
+    rank writes its own images, and without ``overwrite`` an existing file
+    is never replaced (a second write of an image is an error);
+    ``compute_metrics`` reports ``written`` and ``no_class`` (images
+    without any present class).
 
     Args:
         out_dir (str): Output folder.
@@ -97,7 +100,8 @@ class DumpMapResults(BaseMetric):
         palette (str, optional): ``'png'``: ``'voc'`` or None (mode L).
             Defaults to 'voc'.
         manifest (dict, optional): See :func:`check_manifest`.
-        overwrite (bool): Replace a differing manifest. Defaults to False.
+        overwrite (bool): Replace existing files and a differing manifest.
+            Defaults to False.
         collect_device (str): Defaults to 'cpu'.
         prefix (str): Metric prefix. Defaults to 'export'.
     """
@@ -127,11 +131,19 @@ class DumpMapResults(BaseMetric):
         self.map_dtype = np.float16 if map_dtype == 'float16' else np.float32
         self.compress = compress
         self.palette = palette
+        self.overwrite = overwrite
+        self.manifest = manifest
         if manifest is not None:
             check_manifest(out_dir, manifest, overwrite)
-            if is_main_process():
-                atomic_save_json(
-                    osp.join(out_dir, MANIFEST), manifest, sort_keys=True)
+
+    def _write_manifest(self) -> None:
+        """Rank 0 writes the manifest with its first file (after the
+        checkpoint is loaded and checked), unless it is there already."""
+        path = osp.join(self.out_dir, MANIFEST)
+        if self.manifest is not None and is_main_process() and (
+                self.overwrite or not osp.isfile(path)):
+            atomic_save_json(path, self.manifest, sort_keys=True)
+        self.manifest = None
 
     def _palette(self):
         return None if self.palette is None else voc_palette(256)
@@ -143,10 +155,18 @@ class DumpMapResults(BaseMetric):
             data_batch: Unused.
             data_samples (Sequence[dict]): Model outputs (as dicts).
         """
+        if self.manifest is not None:
+            self._write_manifest()
         for s in data_samples:
             img_id = s.get('img_id') or osp.splitext(
                 osp.basename(s['img_path']))[0]
             path = osp.join(self.out_dir, img_id + KIND_SUFFIX[self.kind])
+            if not self.overwrite and osp.exists(path):
+                raise DataFileError(
+                    f'{path} exists already: another process or an earlier '
+                    f'sample of this run wrote it (repeated image id, or a '
+                    f'sampler that repeats images: use round_up=False). Use '
+                    f'--overwrite to replace files.', path)
             if self.kind == 'png':
                 label = _np(s['pred_sem_seg'])
                 atomic_save_png(path, label.reshape(label.shape[-2:]),

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from mmwsss.utils.cam_ops import (cam_keys, check_scales, hr_cam_size,
                                   normalise_cam, scaled_size, strided_size)
+from mmwsss.utils.fileio import DataFileError
 
 __all__ = ['MultiScaleCAM']
 
@@ -141,13 +142,13 @@ class MultiScaleCAM(BaseTTAModel):
         rows = []
         for ds in samples:
             if 'gt_img_labels' not in ds:
-                raise KeyError(
+                raise DataFileError(
                     f'{ds.metainfo.get("img_path")}: no image labels '
                     f'(gt_img_labels); use predicted labels '
                     f'(use_gt_labels=False) for images without labels.')
             y = ds.gt_img_labels.float().reshape(-1)
             if K and y.numel() != K:
-                raise ValueError(
+                raise DataFileError(
                     f'{ds.metainfo.get("img_path")}: the image labels have '
                     f'{y.numel()} classes but the model predicts {K}.')
             rows.append(y)
@@ -200,7 +201,7 @@ class MultiScaleCAM(BaseTTAModel):
         for ds in samples:
             ori = tuple(ds.metainfo.get('ori_shape', (H, W))[:2])
             if ori != (H, W):
-                raise ValueError(
+                raise DataFileError(
                     f'{ds.metainfo.get("img_path")}: the image is {H}x{W} '
                     f'but its ori_shape is {ori}; MultiScaleCAM needs the '
                     f'decoded image, use a test pipeline without resizing.')
@@ -231,7 +232,7 @@ class MultiScaleCAM(BaseTTAModel):
                 return_probs=True)
         seed = seed.float()
         if labels is not None and labels.shape[1] != seed.shape[1]:
-            raise ValueError(
+            raise DataFileError(
                 f'{samples[0].metainfo.get("img_path")}: the image labels '
                 f'have {labels.shape[1]} classes but the model predicts '
                 f'{seed.shape[1]}.')

@@ -8,6 +8,7 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 
 from mmwsss.utils.cam_ops import strided_size
+from mmwsss.utils.fileio import DataFileError
 from ..refiners.random_walk import upsample_rw
 
 __all__ = ['RandomWalkMaps']
@@ -81,7 +82,7 @@ class RandomWalkMaps(BaseTTAModel):
             size4 = strided_size(*x.shape[-2:], 4)
             if tuple(cam.shape[1:]) != size4 or \
                     cam.shape[0] + 1 != ds.cam_keys.numel():
-                raise ValueError(
+                raise DataFileError(
                     f'{ds.metainfo.get("img_path")}: its CAM has shape '
                     f'{tuple(cam.shape)} and {ds.cam_keys.numel()} keys, '
                     f'but the image needs (|keys| - 1, {size4[0]}, '

@@ -1,7 +1,7 @@
 """Run the CAM stages with the standard tools: train -> CAMs -> sweep.
 
-Used by ``tools/demo.py`` and the benchmark scripts, so that both exercise
-exactly the commands a user types.
+Used by ``tools/demo.py`` and the benchmark scripts, so that both run
+exactly the commands a user types (each tool in its own process).
 """
 import json
 import os
@@ -12,25 +12,27 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import torch
 
-__all__ = ['run_cam_pipeline', 'prior_only_miou', 'write_cam_overlays']
+__all__ = [
+    'step', 'run_tool', 'run_cam_pipeline', 'prior_only_miou',
+    'write_cam_overlays'
+]
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def _step(title: str) -> None:
+def step(title: str) -> None:
     print(f'\n===== {title} =====', flush=True)
 
 
-def _run_tool(args: Sequence[str]) -> None:
+def run_tool(args: Sequence[str]) -> None:
     env = dict(
         os.environ,
         PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     print('$ ' + ' '.join(args), flush=True)
-    subprocess.run([sys.executable] + list(args),
-                   cwd=REPO_ROOT,
-                   env=env,
-                   check=True)
+    subprocess.run(
+        [sys.executable] + list(args), cwd=REPO_ROOT, env=env, check=True)
 
 
 def run_cam_pipeline(config: str,
@@ -74,21 +76,22 @@ def run_cam_pipeline(config: str,
     ckpt = osp.join(work_dir, f'iter_{max_iters}.pth')
     t = time.time()
     if osp.isfile(ckpt):
-        _step(f'training: done already ({ckpt})')
+        step(f'training: done already ({ckpt})')
     else:
-        _step(f'training the CAM classifier ({max_iters} iterations)')
-        cmd = ['tools/train.py', config, '--work-dir', work_dir,
-               '--cfg-options'] + opts
+        step(f'training the CAM classifier ({max_iters} iterations)')
+        cmd = [
+            'tools/train.py', config, '--work-dir', work_dir, '--cfg-options'
+        ] + opts
         if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
             cmd.append('--resume')
-        _run_tool(cmd)
+        run_tool(cmd)
     seconds['train'] = time.time() - t
 
     cam_dir = osp.join(work_dir, f'cams_{split}')
     extra = ['--cfg-options'] + list(cfg_options) if cfg_options else []
     t = time.time()
-    _step(f'multi-scale x flip CAM inference on the {split} split')
-    _run_tool([
+    step(f'multi-scale x flip CAM inference on the {split} split')
+    run_tool([
         'tools/cam/infer_cams.py', config, ckpt, '--dataset', split,
         '--out-dir', cam_dir, '--workers',
         str(workers), '--batch-size',
@@ -97,9 +100,9 @@ def run_cam_pipeline(config: str,
     seconds['infer'] = time.time() - t
 
     t = time.time()
-    _step(f'CAM evaluation (background-threshold sweep, {split} split)')
+    step(f'CAM evaluation (background-threshold sweep, {split} split)')
     report = osp.join(work_dir, f'cam_eval_{split}.json')
-    _run_tool([
+    run_tool([
         'tools/cam/eval_cams.py', config, '--dataset', split, '--cam-dir',
         cam_dir, '--out', report, '--workers',
         str(workers)
@@ -113,13 +116,13 @@ def run_cam_pipeline(config: str,
 
 def prior_only_miou(dataset) -> float:
     """mIoU (fraction) of predicting background everywhere."""
-    from ..evaluation import confusion_to_metrics, label_confusion
-    from .io import read_label_png
+    from mmwsss.evaluation import confusion_to_metrics, label_confusion
+    from mmwsss.utils.fileio import read_label_png
     num_classes = len(dataset.metainfo['classes'])
     conf = 0
     for i in range(len(dataset)):
-        gt = read_label_png(dataset.get_data_info(i)['seg_map_path'],
-                            'GT mask')
+        gt = read_label_png(
+            dataset.get_data_info(i)['seg_map_path'], 'GT mask')
         conf = conf + label_confusion(np.zeros_like(gt), gt,
                                       num_classes).numpy()
     return float(confusion_to_metrics(conf)['mIoU'])
@@ -130,8 +133,9 @@ def write_cam_overlays(dataset, cam_dir: str, out_dir: str, thr: float,
     """Write CAM panels (image, per-class overlays, prediction, GT)."""
     from PIL import Image
 
-    from ..visualization import cam_panel
-    from .io import load_cam, load_rgb, read_label_png
+    from mmwsss.utils.cam_ops import label_from_maps
+    from mmwsss.utils.fileio import load_cam, load_rgb, read_label_png
+    from mmwsss.visualization import cam_panel
     meta = dataset.metainfo
     os.makedirs(out_dir, exist_ok=True)
     written = []
@@ -139,13 +143,18 @@ def write_cam_overlays(dataset, cam_dir: str, out_dir: str, thr: float,
         info = dataset.get_data_info(i)
         cam = load_cam(osp.join(cam_dir, info['img_id'] + '.npz'))
         hr = cam['hr_cam'].astype(np.float32)
-        bg = np.full((1, ) + hr.shape[1:], thr, np.float32)
-        pred = cam['keys'][np.concatenate([bg, hr]).argmax(0)]
+        pred = label_from_maps(
+            torch.from_numpy(hr), torch.from_numpy(cam['keys']), thr).numpy()
         gt = read_label_png(info['seg_map_path'], 'GT mask') \
             if info.get('seg_map_path') else None
         panel = cam_panel(
-            load_rgb(info['img_path']), hr, cam['keys'], meta['classes'],
-            pred=pred, gt=gt, palette=meta['palette'])
+            load_rgb(info['img_path']),
+            hr,
+            cam['keys'],
+            meta['classes'],
+            pred=pred,
+            gt=gt,
+            palette=meta['palette'])
         path = osp.join(out_dir, info['img_id'] + '.png')
         Image.fromarray(panel).save(path)
         written.append(path)

@@ -1,4 +1,4 @@
-"""Tests of the shared tool argument helpers (mmwsss.utils.cli)."""
+"""Tests of the shared tool helpers (tools/cli_helpers.py)."""
 import argparse
 import json
 import os.path as osp
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmwsss.utils.cli import (add_dataset_args, add_map_output_args,
-                              cfg_options, check_dataset_args, check_files,
-                              load_dataset)
+from tools.cli_helpers import (ROOT, add_dataset_args, cfg_options,
+                               check_dataset_args, check_files,
+                               export_config, export_parser, images_dataset)
 
 
 def _parser(with_config=True):
@@ -17,7 +17,7 @@ def _parser(with_config=True):
     if with_config:
         p.add_argument('config', nargs='?', default=None)
     add_dataset_args(p)
-    add_map_output_args(p)
+    p.add_argument('--workers', type=int, default=2)
     return p
 
 
@@ -30,7 +30,7 @@ def _parse(argv):
 
 def test_dataset_args_checks():
     args = _parse(['cfg.py', '--dataset', 'val', '--workers', '3'])
-    assert (args.dataset, args.workers, args.batch_size) == ('val', 3, 1)
+    assert (args.dataset, args.workers) == ('val', 3)
     with pytest.raises(SystemExit):  # neither CONFIG nor --data-root
         _parse([])
     with pytest.raises(SystemExit):  # --data-root without --split
@@ -69,24 +69,37 @@ def _folder_dataset(root):
     return names
 
 
-def test_load_dataset_folder_and_errors(tmp_path):
+def test_images_dataset_folder_and_config(tmp_path):
+    from mmseg.registry import DATASETS
     names = _folder_dataset(tmp_path)
     args = _parse(['--data-root', str(tmp_path), '--split', 'train'])
-    infos, cfg = load_dataset(args, need_labels=True)
-    assert cfg is None
-    assert [osp.splitext(osp.basename(i['img_path']))[0]
-            for i in infos] == names
-    # a split file that does not exist: one-line error naming it
-    args = _parse(['--data-root', str(tmp_path), '--split', 'val'])
-    with pytest.raises(SystemExit, match='val'):
-        load_dataset(args)
+    ds = DATASETS.build(images_dataset(args, label_source='json'))
+    assert [ds.get_data_info(i)['img_id'] for i in range(len(ds))] == names
+    assert ds.get_data_info(1)['img_labels'].tolist() == [0.0, 1.0]
     # a config key that does not exist: one-line error naming the key
     cfg_file = tmp_path / 'cfg.py'
-    cfg_file.write_text('train_dataloader = dict(dataset=dict(type="X"))\n')
+    cfg_file.write_text('train_dataloader = dict(dataset=dict(type="X", '
+                        'pipeline=[1]))\n')
     args = _parse([str(cfg_file), '--split-cfg', 'cam_dataset'])
     with pytest.raises(SystemExit, match='cam_dataset'):
-        load_dataset(args)
-    args = _parse([str(cfg_file), '--cfg-options',
-                   'train_dataloader.dataset.type=Y'])
-    node, cfg = load_dataset(args)
-    assert node['type'] == 'Y' and cfg.train_dataloader.dataset.type == 'Y'
+        images_dataset(args)
+    args = _parse([
+        str(cfg_file), '--cfg-options', 'train_dataloader.dataset.type=Y'
+    ])
+    assert images_dataset(args) == dict(type='Y', pipeline=[])
+
+
+def test_export_config_merges_snippet_arguments_and_options(tmp_path):
+    cam_cfg = osp.join(ROOT, 'configs', 'cam',
+                       'cam_effnet-lite0_1xb16-600it_synthetic-112x112.py')
+    p = export_parser('doc')
+    args = p.parse_args([
+        cam_cfg, 'ck.pth', '--out-dir', 'o', '--dataset', 'val',
+        '--cfg-options', 'export.model.flip=False'
+    ])
+    cfg = export_config(args, 'cams', out_dir='o', batch_size=4)
+    assert cfg.export.kind == 'cam' and cfg.export.split == 'val'
+    assert (cfg.export.out_dir, cfg.export.batch_size) == ('o', 4)
+    assert cfg.export.model.flip is False  # --cfg-options win
+    assert cfg.export.model.scales == [0.5, 1.0, 1.5, 2.0]  # snippet
+    assert cfg.model.type == 'CAMClassifier'  # wrapped only at run time
