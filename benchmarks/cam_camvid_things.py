@@ -8,7 +8,8 @@ the same command after an interruption.
 
 Usage::
 
-    python benchmarks/cam_camvid_things.py [--data-root ../shared/data/camvid_things]
+    python benchmarks/cam_camvid_things.py \
+        [--data-root ../shared/data/camvid_things]
         [--work-dir work_dirs/bench_cam_camvid] [--max-iters N]
 """
 import argparse

@@ -1,9 +1,9 @@
 from .functional import (confusion_to_metrics, format_report, label_confusion,
                          summarize_confusion, sweep_confusion, thresholds_from)
-from .metrics import CAMSweepMetric
+from .metrics import CAMSweepMetric, DumpMapResults
 
 __all__ = [
-    'CAMSweepMetric', 'confusion_to_metrics', 'format_report',
-    'label_confusion', 'summarize_confusion', 'sweep_confusion',
-    'thresholds_from'
+    'CAMSweepMetric', 'DumpMapResults', 'confusion_to_metrics',
+    'format_report', 'label_confusion', 'summarize_confusion',
+    'sweep_confusion', 'thresholds_from'
 ]

@@ -186,13 +186,10 @@ def test_mixed_losses_match_a_step_by_step_reference(mixed_forward):
         valid = ref.valid_mask(x, samples)
         feats, cam, logits, seg = ref._network(x)
         seeds = ref.compute_seeds(x, feats, cam, labels, valid)
-        mixed = ref.epm(
-            x,
-            valid,
-            seg,
-            seeds['rs_maps'],
-            labels,
-            seg_labels=seeds['seg_labels'])
+        v4 = seeds['valid4']
+        ep = ref.edge_predict(
+            x, seg, labels, valid4=v4, seg_labels=seeds['seg_labels'])
+        mixed = ref.mix(x, valid, ep, seeds['rs_maps'], labels)
         _, cam_m, _, seg_m = ref._network(mixed['inputs'])
         v4 = seeds['valid4']
         vm4 = ref.downsample_valid(mixed['valid'], (16, 16))

@@ -100,7 +100,8 @@ def test_mmengine_checkpoint_loads(tmp_path):
     ckpt = dict(
         meta=dict(epoch=1, seed=np.int64(3)),
         state_dict=dict(w=torch.arange(4.)),
-        message_hub=dict(log_scalars=dict(loss=HistoryBuffer([1.0, 2.0], [1, 1]))))
+        message_hub=dict(
+            log_scalars=dict(loss=HistoryBuffer([1.0, 2.0], [1, 1]))))
     path = tmp_path / 'iter_1.pth'
     torch.save(ckpt, path)
     major, minor = (int(v) for v in torch.__version__.split('.')[:2])

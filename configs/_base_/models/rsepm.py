@@ -90,9 +90,10 @@ model = dict(
         mode='default',
         bg_gamma=2.0,  # variant (a) only
         ignore_index=255),
-    # EdgePredictMix (spec §6), every key [inferred] unless tagged
-    epm=dict(
-        type='EdgePredictMix',
+    # EdgePredictMix (spec §6), every key [inferred] unless tagged.
+    # EP: edge-aware labels M_ep of the decoder prediction
+    edge_predict=dict(
+        type='EdgePredict',
         pamr=dict(  # PAMR of EP: M_dec = PAMR(G4, softmax(S))
             type='PAMR',
             dilations=(1, 2, 4, 8, 12, 24),
@@ -115,10 +116,13 @@ model = dict(
         median_min=0.10,  # median over values >= 0.10 * 255 [code: helper]
         cf_mode='fixed',  # 'fixed' (c = 0.55) | 'median' (per image)
         ep_label_source='M_dec',  # 'M_dec' | 'M_seg'
+        ignore_index=255,
+        fill_valid_only=True),
+    # Mix: paste the partner's certain objects (M_ep) into each image
+    mix=dict(
+        type='PartnerMix',
         partner='roll',  # partner j of b: roll by 1 | 'random' derangement
         class_subset='all',  # paste all partner classes | 'half'
-        ignore_index=255,
-        fill_valid_only=True,
         stride=4),  # = seed_stride
     # L_rec = L1(bilinear(norm(A)), M_rs) over present classes x valid
     # pixels; lambda_rec = 1 [code: tag]; form / resize order [inferred]

@@ -1,6 +1,6 @@
 """Class activation map (CAM) classification head."""
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -108,8 +108,8 @@ class CAMHead(BaseModule):
             logits = cam.mean(dim=(2, 3))
         return cam, logits
 
-    def loss_by_logits(self, logits: Tensor, labels: Tensor) -> Dict[str,
-                                                                       Tensor]:
+    def loss_by_logits(self, logits: Tensor,
+                       labels: Tensor) -> Dict[str, Tensor]:
         """Classification loss dict from image logits and labels."""
         return {self.loss_cls.loss_name: self.loss_cls(logits, labels)}
 

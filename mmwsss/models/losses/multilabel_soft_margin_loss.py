@@ -1,5 +1,4 @@
 """Multi-label soft-margin loss on image logits."""
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.registry import MODELS

@@ -1,5 +1,5 @@
 """CAM classifier: a segmentor trained on image-level labels only."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F

@@ -76,8 +76,10 @@ class RSEPM(BaseSegmentor):
       loss weight is lambda_seg) -> ``decode.loss_ce``. ``loss_rec`` =
       L_rec(A, M_rs) over present classes x valid pixels (lambda_rec is
       the ``loss_rec`` weight).
-    - ``'rs_epm'``: + the mixed losses. ``EdgePredictMix`` (``epm``) turns
-      (I, S, M_rs, Y) into (I_mix, M_seg_mix, M_rs_mix, Y_mix, valid_mix);
+    - ``'rs_epm'``: + the mixed losses. EdgePredictMix: ``edge_predict``
+      (:class:`EdgePredict`) turns (I, S, Y) into the edge-aware labels
+      M_ep, ``mix`` (:class:`PartnerMix`) turns (I, M_ep, M_rs, Y) into
+      (I_mix, M_seg_mix, M_rs_mix, Y_mix, valid_mix);
       ``mix.decode.loss_ce`` and ``mix.loss_rec`` on the mixed forward,
       plus ``mix.loss_cls`` = MLSM(z_mix, Y_mix) when ``use_cls_mix``
       (v1 figure).
@@ -137,7 +139,10 @@ class RSEPM(BaseSegmentor):
         scg (dict): :class:`SCG` config.
         pamr (dict): :class:`PAMR` config (RecurSeed PAMR).
         certain_filter (dict): :class:`CertainFilter` config (M_seg).
-        epm (dict): :class:`EdgePredictMix` config.
+        edge_predict (dict): :class:`EdgePredict` config (the "EP" of
+            EdgePredictMix: edge-aware labels M_ep).
+        mix (dict): :class:`PartnerMix` config (the "Mix": pasting the
+            partner's objects).
         loss_rec (dict): :class:`RecurSeedLoss` config.
         scg_in_index (Sequence[int]): Feature levels of SCG. Defaults to
             ``(2, 3)`` = (C4, C5) [inferred].
@@ -161,7 +166,8 @@ class RSEPM(BaseSegmentor):
                  scg: ConfigType = dict(type='SCG'),
                  pamr: ConfigType = dict(type='PAMR'),
                  certain_filter: ConfigType = dict(type='CertainFilter'),
-                 epm: ConfigType = dict(type='EdgePredictMix'),
+                 edge_predict: ConfigType = dict(type='EdgePredict'),
+                 mix: ConfigType = dict(type='PartnerMix'),
                  loss_rec: ConfigType = dict(type='RecurSeedLoss'),
                  scg_in_index: Sequence[int] = (2, 3),
                  cam_in_index: int = -1,
@@ -194,7 +200,8 @@ class RSEPM(BaseSegmentor):
         self.scg = MODELS.build(scg)
         self.pamr = MODELS.build(pamr)
         self.certain_filter = MODELS.build(certain_filter)
-        self.epm = MODELS.build(epm)
+        self.edge_predict = MODELS.build(edge_predict)
+        self.mix = MODELS.build(mix)
         self.loss_rec = MODELS.build(loss_rec)
         self.scg_in_index = tuple(int(i) for i in scg_in_index)
         self.cam_in_index = int(cam_in_index)
@@ -381,13 +388,15 @@ class RSEPM(BaseSegmentor):
         size4 = seeds['rs_maps'].shape[-2:]
         with torch.no_grad(), torch.autocast(
                 device_type=inputs.device.type, enabled=False):
-            return self.epm(
+            ep = self.edge_predict(
                 inputs.detach(),
-                valid,
                 _resize(seg.detach().float(), size4, 'bilinear'),
-                seeds['rs_maps'],
                 labels,
+                valid4=self.downsample_valid(valid, size4),
                 seg_labels=seeds['seg_labels'])
+            mixed = self.mix(inputs, valid, ep, seeds['rs_maps'], labels)
+            mixed['ep_labels'] = ep
+            return mixed
 
     def _mixed_losses(self, cam_m: Tensor, logits_m: Tensor, seg_m: Tensor,
                       mixed: Dict[str, Tensor],

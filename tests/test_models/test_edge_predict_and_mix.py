@@ -1,6 +1,6 @@
 """EdgePredictMix (spec rs_epm.md §6): edge operators, the component fill,
-EP and the mixing, against numpy / OpenCV / SciPy references written here,
-hand-worked maps and slow loops."""
+EP (EdgePredict) and the mixing (PartnerMix), against numpy / OpenCV /
+SciPy references written here, hand-worked maps and slow loops."""
 import cv2
 import numpy as np
 import pytest
@@ -11,8 +11,9 @@ from torch import nn
 
 import mmwsss.models.refiners.certain_filter  # noqa: F401 (registration)
 import mmwsss.models.refiners.pamr  # noqa: F401 (registration)
-from mmwsss.models.augments import EdgePredictMix
-from mmwsss.models.augments.edge_ops import (
+from mmwsss.models.augments import PartnerMix
+from mmwsss.models.refiners import EdgePredict
+from mmwsss.models.refiners.edge_ops import (
     batch_canny_edges, batch_component_fill, component_fill, masked_median,
     median_canny_thresholds, median_threshold, tv_edge_strength, tv_edges)
 
@@ -275,7 +276,7 @@ def test_decoder_probs_restricted_softmax():
     torch.manual_seed(0)
     s = torch.randn(2, 5, 6, 7) * 3
     y = torch.tensor([[1., 0, 0, 1], [0, 0, 0, 0]])
-    epm = EdgePredictMix(pamr=None, certain_filter=StandInCF())
+    epm = EdgePredict(pamr=None, certain_filter=StandInCF())
     got = epm.decoder_probs(torch.zeros(2, 3, 24, 28), s, y).numpy()
     sn = s.double().numpy()
     for b, keep in enumerate(([0, 1, 4], [0])):
@@ -287,9 +288,9 @@ def test_decoder_probs_restricted_softmax():
 
 def test_edge_predict_two_region_reference_pipeline():
     s, y = _profile_logits()
-    epm = EdgePredictMix(pamr=None, certain_filter=StandInCF())
+    epm = EdgePredict(pamr=None, certain_filter=StandInCF())
     image = torch.zeros(1, 3, 48, 128)
-    ep = epm.edge_predict(image, s, y)[0].numpy()
+    ep = epm(image, s, y)[0].numpy()
     # reference: softmax over the kept channels, CF, OpenCV, SciPy fill
     p = torch.softmax(s[:, :2], 1)
     cf = StandInCF()(p[:, 1:], valid=None)[0].numpy()
@@ -310,8 +311,8 @@ def test_edge_predict_valid_and_label_source():
     valid4 = torch.ones(1, 12, 32, dtype=torch.bool)
     valid4[:, 9:, :] = False
     valid4[:, :, 28:] = False
-    epm = EdgePredictMix(pamr=None, certain_filter=StandInCF())
-    ep = epm.edge_predict(torch.zeros(1, 3, 48, 128), s, y, valid4=valid4)[0]
+    epm = EdgePredict(pamr=None, certain_filter=StandInCF())
+    ep = epm(torch.zeros(1, 3, 48, 128), s, y, valid4=valid4)[0]
     assert (ep[~valid4[0]] == IGN).all()
     p = torch.softmax(s[:, :2], 1)
     cf = StandInCF()(p[:, 1:], valid=valid4)[0].numpy()
@@ -324,13 +325,12 @@ def test_edge_predict_valid_and_label_source():
     m_seg = torch.full((1, 12, 32), IGN, dtype=torch.long)
     m_seg[:, :, :5] = 1
     m_seg[:, :, 20:] = 0
-    epm2 = EdgePredictMix(
+    epm2 = EdgePredict(
         pamr=None, certain_filter=StandInCF(), ep_label_source='M_seg')
-    ep2 = epm2.edge_predict(
-        torch.zeros(1, 3, 48, 128), s, y, seg_labels=m_seg)[0].numpy()
+    ep2 = epm2(torch.zeros(1, 3, 48, 128), s, y, seg_labels=m_seg)[0].numpy()
     np.testing.assert_array_equal(ep2, ref_fill(m_seg[0].numpy(), edge))
     with pytest.raises(ValueError):
-        epm2.edge_predict(torch.zeros(1, 3, 48, 128), s, y)
+        epm2(torch.zeros(1, 3, 48, 128), s, y)
 
 
 def test_edge_predict_cf_median_threshold():
@@ -338,8 +338,8 @@ def test_edge_predict_cf_median_threshold():
     s = torch.randn(2, 4, 10, 12) * 2
     y = torch.tensor([[1., 1, 0], [0, 1, 1]])
     cf = StandInCF()
-    epm = EdgePredictMix(pamr=None, certain_filter=cf, cf_mode='median')
-    epm.edge_predict(torch.zeros(2, 3, 40, 48), s, y)
+    epm = EdgePredict(pamr=None, certain_filter=cf, cf_mode='median')
+    epm(torch.zeros(2, 3, 40, 48), s, y)
     for b, keep in enumerate(([0, 1, 2], [0, 2, 3])):
         sel = s[b, keep].double().numpy()
         e = np.exp(sel - sel.max(0))
@@ -348,8 +348,8 @@ def test_edge_predict_cf_median_threshold():
         v = np.median(u8[u8 >= 25.5])
         assert cf.last_th[b].item() == pytest.approx(
             min(255.0, 1.25 * v) / 255.0, abs=1e-6)
-    epm_fixed = EdgePredictMix(pamr=None, certain_filter=cf)
-    epm_fixed.edge_predict(torch.zeros(2, 3, 40, 48), s, y)
+    epm_fixed = EdgePredict(pamr=None, certain_filter=cf)
+    epm_fixed(torch.zeros(2, 3, 40, 48), s, y)
     assert cf.last_th is None
 
 
@@ -376,8 +376,7 @@ def test_mix_against_loops():
     inputs, valid, ep, rs, y = _mix_batch()
     b, _, hh, ww = inputs.shape
     k = y.shape[1]
-    epm = EdgePredictMix(pamr=None, certain_filter=StandInCF())
-    out = epm.mix(inputs, valid, ep, rs, y)
+    out = PartnerMix()(inputs, valid, ep, rs, y)
     perm = out['perm']
     assert perm.tolist() == [2, 0, 1]
     assert torch.equal(inputs[perm], torch.roll(inputs, 1, 0))
@@ -413,16 +412,14 @@ def test_mix_against_loops():
 
 def test_mix_single_image_and_random_partner():
     inputs, valid, ep, rs, y = _mix_batch(b=1)
-    epm = EdgePredictMix(pamr=None, certain_filter=StandInCF())
-    out = epm.mix(inputs, valid, ep, rs, y)
+    out = PartnerMix()(inputs, valid, ep, rs, y)
     assert out['perm'].tolist() == [0]
     assert torch.equal(out['inputs'], inputs)
     assert torch.equal(out['seg_labels'], ep)
     assert torch.equal(out['valid'], valid)
     assert torch.equal(out['img_labels'], y)
     assert torch.equal(out['rs_maps'], rs)
-    rnd = EdgePredictMix(
-        pamr=None, certain_filter=StandInCF(), partner='random')
+    rnd = PartnerMix(partner='random')
     torch.manual_seed(0)
     seen = set()
     for _ in range(30):
@@ -443,13 +440,12 @@ def test_mix_half_classes():
     ep[0, 3, 3] = 4
     y = torch.tensor([[0., 0, 0, 1], [1, 1, 1, 0]])
     inputs = torch.randn(2, 3, hh, ww)
-    epm = EdgePredictMix(
-        pamr=None, certain_filter=StandInCF(), class_subset='half')
+    epm = PartnerMix(class_subset='half')
     perm = torch.tensor([1, 0])
     chosen = set()
     torch.manual_seed(0)
     for _ in range(20):
-        out = epm.mix(inputs, None, ep, None, y, perm=perm)
+        out = epm(inputs, None, ep, None, y, perm=perm)
         assert out['rs_maps'] is None
         # image 0 gets ceil(3 / 2) = 2 of the partner's classes, each whole
         pasted = set(ep[1][out['obj'][0]].tolist())
@@ -466,24 +462,24 @@ def test_mix_half_classes():
     assert len(chosen) > 1
 
 
-def test_forward_no_grad_and_outputs():
+def test_no_grad_outputs():
     inputs, valid, ep, rs, y = _mix_batch(seed=4, b=2, hh=16, ww=20)
     inputs.requires_grad_(True)
     s = torch.randn(2, 5, 4, 5, requires_grad=True)
     rs.requires_grad_(True)
     y[1, 1] = 1
-    epm = EdgePredictMix(pamr=None, certain_filter=StandInCF())
-    out = epm(inputs, valid, s, rs, y)
+    labels = EdgePredict(
+        pamr=None, certain_filter=StandInCF())(
+            inputs, s, y, valid4=valid[:, ::4, ::4])
+    assert not labels.requires_grad
+    out = PartnerMix()(inputs, valid, labels, rs, y)
     for key in ('inputs', 'valid', 'seg_labels', 'rs_maps', 'img_labels',
-                'perm', 'ep_labels'):
+                'perm'):
         assert not out[key].requires_grad, key
-    # ep_labels = edge_predict with the nearest-downsampled valid mask
-    valid4 = valid[:, ::4, ::4]
-    ref = epm.edge_predict(inputs, s, y, valid4=valid4)
-    assert torch.equal(out['ep_labels'], ref)
-    mixed = epm.mix(inputs, valid, ref, rs, y)
-    assert torch.equal(out['seg_labels'], mixed['seg_labels'])
-    assert torch.equal(out['inputs'], mixed['inputs'])
+    with pytest.raises(ValueError, match='partner'):
+        PartnerMix(partner='next')
+    with pytest.raises(ValueError, match='ep_edge'):
+        EdgePredict(ep_edge='sobel')
 
 
 # ----------------------------------------------------------------------
@@ -509,11 +505,13 @@ def test_integration_registered_pamr_and_certain_filter():
     y = torch.tensor([[1., 0, 0], [1., 1, 0]])
     valid = torch.ones(b, hh, ww, dtype=torch.bool)
     valid[1, 56:] = False
-    epm = MODELS.build(dict(type='EdgePredictMix'))
+    epm = MODELS.build(dict(type='EdgePredict'))
     assert type(epm.pamr).__name__ == 'PAMR'
     assert type(epm.certain_filter).__name__ == 'CertainFilter'
-    out = epm(img, valid, s, torch.rand(b, k, hh // 4, ww // 4), y)
-    ep = out['ep_labels']
+    ep = epm(img, s, y, valid4=valid[:, ::4, ::4])
+    out = MODELS.build(dict(type='PartnerMix'))(img, valid, ep,
+                                                torch.rand(
+                                                    b, k, hh // 4, ww // 4), y)
     assert ep.shape == (b, hh // 4, ww // 4) and ep.dtype == torch.long
     # reference pipeline: restricted softmax -> real PAMR -> real CF ->
     # OpenCV edges on the kept channels -> SciPy component fill

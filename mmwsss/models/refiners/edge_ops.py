@@ -1,4 +1,4 @@
-"""Edge and region operators of EdgePredictMix's "EP" step.
+"""Edge and region operators of the EdgePredict ("EP") step of RS+EPM.
 
 Spec ``rs_epm.md`` §6. The three helpers that the official repository added
 in its EPM commit (their call site was never released) are [code]:
