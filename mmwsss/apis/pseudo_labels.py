@@ -11,6 +11,7 @@ atomically (a killed job leaves no partial file).
 """
 import os.path as osp
 import zipfile
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -203,53 +204,41 @@ def _check_size(image: np.ndarray, maps: np.ndarray, img_path: str,
             f'images (wrong folder or split): regenerate them.', map_path)
 
 
-class _AffinityJob:
-    """One image: CAM file -> affinity-label PNG (runs in a worker)."""
+def _affinity_png(map_path: str, img_path: str, fg_th: float, bg_th: float,
+                  crf) -> np.ndarray:
+    """CAM file -> affinity label (:func:`make_affinity_label`)."""
+    hr, keys = _load_maps(map_path, 'hr_cam')
+    image = load_rgb(img_path)
+    _check_size(image, hr, img_path, map_path)
+    return make_affinity_label(image, hr, keys, fg_th, bg_th, crf)
 
-    def __init__(self, out_dir, fg_th, bg_th, crf, palette):
+
+def _pseudo_png(map_path: str, img_path: str, field: str, bg_th: float,
+                crf) -> np.ndarray:
+    """Map file -> pseudo label (:func:`make_pseudo_label`)."""
+    maps, keys = _load_maps(map_path, _resolve_field(map_path, field))
+    image = None
+    if crf is not None:
+        image = load_rgb(img_path)
+        _check_size(image, maps, img_path, map_path)
+    return make_pseudo_label(maps, keys, bg_th, image, crf)
+
+
+class _PngJob:
+    """One image: ``label_fn(map file, image file)`` -> ``<out_dir>/<id>.png``
+    (runs in a pool worker; a data error is returned, not raised)."""
+
+    def __init__(self, out_dir: str, palette, label_fn) -> None:
         self.out_dir = out_dir
-        self.fg_th = fg_th
-        self.bg_th = bg_th
-        self.crf = crf
         self.palette = palette
+        self.label_fn = label_fn
 
-    def __call__(self, item):
+    def __call__(self, item) -> Optional[str]:
         img_id, img_path, map_path = item
         try:
-            hr, keys = _load_maps(map_path, 'hr_cam')
-            image = load_rgb(img_path)
-            _check_size(image, hr, img_path, map_path)
-            aff = make_affinity_label(image, hr, keys, self.fg_th, self.bg_th,
-                                      self.crf)
             atomic_save_png(
-                osp.join(self.out_dir, img_id + '.png'), aff, self.palette)
-        except DataFileError as e:
-            return str(e)
-        return None
-
-
-class _ExportJob:
-    """One image: map file -> pseudo-label PNG (runs in a worker)."""
-
-    def __init__(self, out_dir, field, bg_th, crf, palette):
-        self.out_dir = out_dir
-        self.field = field
-        self.bg_th = bg_th
-        self.crf = crf
-        self.palette = palette
-
-    def __call__(self, item):
-        img_id, img_path, map_path = item
-        try:
-            field = _resolve_field(map_path, self.field)
-            maps, keys = _load_maps(map_path, field)
-            image = None
-            if self.crf is not None:
-                image = load_rgb(img_path)
-                _check_size(image, maps, img_path, map_path)
-            lab = make_pseudo_label(maps, keys, self.bg_th, image, self.crf)
-            atomic_save_png(
-                osp.join(self.out_dir, img_id + '.png'), lab, self.palette)
+                osp.join(self.out_dir, img_id + '.png'),
+                self.label_fn(map_path, img_path), self.palette)
         except DataFileError as e:
             return str(e)
         return None
@@ -305,8 +294,13 @@ def make_affinity_labels(dataset,
     for name, th in (('fg_th', fg_th), ('bg_th', bg_th)):
         if not 0.0 <= float(th) <= 1.0:
             raise ValueError(f'{name} must be in [0, 1], got {th}.')
-    job = _AffinityJob(out_dir, fg_th, bg_th,
-                       DenseCRF('label', iters=crf_iters), _palette(palette))
+    job = _PngJob(
+        out_dir, _palette(palette),
+        partial(
+            _affinity_png,
+            fg_th=fg_th,
+            bg_th=bg_th,
+            crf=DenseCRF('label', iters=crf_iters)))
     items, stats = _items(dataset, cam_dir, out_dir, overwrite)
     return _run_jobs(job, items, workers, progress, stats)
 
@@ -362,6 +356,7 @@ def export_pseudo_labels(dataset,
         crf_obj = DenseCRF(**kw)
     if not 0.0 <= float(bg_th) <= 1.0:
         raise ValueError(f'bg_th must be in [0, 1], got {bg_th}.')
-    job = _ExportJob(out_dir, field, bg_th, crf_obj, _palette(palette))
+    job = _PngJob(out_dir, _palette(palette),
+                  partial(_pseudo_png, field=field, bg_th=bg_th, crf=crf_obj))
     items, stats = _items(dataset, map_dir, out_dir, overwrite)
     return _run_jobs(job, items, workers, progress, stats)

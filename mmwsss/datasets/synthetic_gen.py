@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from mmwsss.utils.fileio import (DataFileError, atomic_save_json,
-                                 atomic_save_lines)
+                                 atomic_save_lines, load_json)
 
 __all__ = [
     'SYNTHETIC_CLASSES', 'SYNTHETIC_DEFAULTS', 'GENERATOR_VERSION',
@@ -283,13 +283,8 @@ def _file_lock(path: str) -> Iterator[None]:
 
 def _check_existing(root: str, params: Dict) -> None:
     meta_file = osp.join(root, 'meta.json')
-    try:
-        with open(meta_file, encoding='utf-8') as f:
-            meta = json.load(f)
-    except (OSError, ValueError) as e:
-        raise DataFileError(
-            f'{meta_file} is missing or unreadable in a finished synthetic '
-            f'dataset; delete {root} to regenerate it.') from e
+    meta = load_json(meta_file, 'the meta file of a finished synthetic set',
+                     f'Delete {root} to regenerate it.')
     stored = {k: meta.get(k) for k in params}
     if stored != params or meta.get('version') != GENERATOR_VERSION:
         raise DataFileError(

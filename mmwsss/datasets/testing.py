@@ -283,48 +283,17 @@ def make_coco_fixture(root: str, split: str = 'val2014') -> Dict:
         counts.append(run)
         return dict(size=[h, w], counts=counts)
 
-    anns = [
-        dict(
-            id=11,
-            image_id=1,
-            category_id=3,
-            iscrowd=0,
-            area=80.0,
-            bbox=[3, 2, 10, 8],
-            segmentation=rect_poly(2, 10, 3, 13)),
-        dict(
-            id=12,
-            image_id=1,
-            category_id=1,
-            iscrowd=0,
-            area=96.0,
-            bbox=[8, 6, 12, 8],
-            segmentation=rect_poly(6, 14, 8, 20)),
-        dict(
-            id=13,
-            image_id=1,
-            category_id=90,
-            iscrowd=1,
-            area=150.0,
-            bbox=[0, 15, 30, 5],
-            segmentation=rle_of(15, 20, 0, 30, False)),
-        dict(
-            id=21,
-            image_id=2,
-            category_id=90,
-            iscrowd=0,
-            area=20.0,
-            bbox=[0, 0, 4, 5],
-            segmentation=rle_of(0, 5, 0, 4, False)),
-        dict(
-            id=22,
-            image_id=2,
-            category_id=1,
-            iscrowd=0,
-            area=100.0,
-            bbox=[20, 10, 10, 10],
-            segmentation=rle_of(10, 20, 20, 30, True)),
-    ]
+    #: id, image_id, category_id, iscrowd, area, bbox, segmentation
+    rows = (
+        (11, 1, 3, 0, 80.0, [3, 2, 10, 8], rect_poly(2, 10, 3, 13)),
+        (12, 1, 1, 0, 96.0, [8, 6, 12, 8], rect_poly(6, 14, 8, 20)),
+        (13, 1, 90, 1, 150.0, [0, 15, 30, 5], rle_of(15, 20, 0, 30, False)),
+        (21, 2, 90, 0, 20.0, [0, 0, 4, 5], rle_of(0, 5, 0, 4, False)),
+        (22, 2, 1, 0, 100.0, [20, 10, 10, 10], rle_of(10, 20, 20, 30, True)),
+    )  # yapf: disable
+    keys = ('id', 'image_id', 'category_id', 'iscrowd', 'area', 'bbox',
+            'segmentation')
+    anns = [dict(zip(keys, row)) for row in rows]
     cats = [
         dict(id=1, name='person', supercategory='person'),
         dict(id=3, name='car', supercategory='vehicle'),

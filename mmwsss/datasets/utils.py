@@ -4,19 +4,19 @@ Every reader in this module raises an error that names the offending file
 and says how to fix it, because a WSSS run usually fails far from the data
 (in a dataloader worker) when a split or label file is wrong.
 """
-import json
 import os
 import os.path as osp
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
 
-from mmwsss.utils.fileio import DataFileError, read_label_png, voc_palette
+from mmwsss.utils.fileio import (DataFileError, MissingFileError, load_json,
+                                 read_label_png, voc_palette)
 
 __all__ = [
     'DataFileError', 'voc_palette', 'read_split', 'read_classes',
     'read_labels_json', 'labels_to_multihot', 'mask_labels',
-    'check_mask_values', 'index_images', 'IMG_EXTENSIONS'
+    'check_mask_values', 'wsss_data_info', 'index_images', 'IMG_EXTENSIONS'
 ]
 
 #: Image extensions the folder datasets look for, in order of preference.
@@ -89,19 +89,10 @@ def read_labels_json(labels_file: str) -> Dict[str, List[int]]:
     Only the JSON structure is checked here; indices are checked against K
     by :func:`labels_to_multihot`.
     """
-    if not osp.isfile(labels_file):
-        raise FileNotFoundError(
-            f'Image-label file not found: {labels_file}. Write it as JSON '
-            f'{{"<img_id>": [present class indices 1..K], ...}}, or use '
-            f"label_source='mask' to derive labels from the masks.")
-    try:
-        with open(labels_file, encoding='utf-8') as f:
-            labels = json.load(f)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise DataFileError(
-            f'Image-label file {labels_file} is not valid JSON ({e}). '
-            f'Expected '
-            f'{{"<img_id>": [class indices 1..K], ...}}.') from e
+    labels = load_json(
+        labels_file, 'Image-label file',
+        'Write it as JSON {"<img_id>": [present class indices 1..K], ...}, '
+        "or use label_source='mask' to derive labels from the masks.")
     if not isinstance(labels, dict):
         raise DataFileError(
             f'Image-label file {labels_file} must hold a JSON object '
@@ -195,3 +186,23 @@ def index_images(img_dir: str,
             if stem not in found or rank[ext] < found[stem][0]:
                 found[stem] = (rank[ext], entry.name)
     return {k: v[1] for k, v in found.items()}
+
+
+def wsss_data_info(img_id: str, img_path: str, seg_map_path: str,
+                   with_masks: bool, check_mask: bool, split_file: str,
+                   fix: str) -> dict:
+    """The data info of one image of a WSSS dataset (the mmseg keys plus
+    ``img_id``); with ``check_mask`` a missing mask raises
+    :class:`MissingFileError` naming the mask, the id, the split file and
+    ``fix``."""
+    if check_mask and not osp.isfile(seg_map_path):
+        raise MissingFileError(
+            f'Mask file not found: {seg_map_path} (id "{img_id}" of '
+            f'{split_file}). {fix}', seg_map_path)
+    return dict(
+        img_path=img_path,
+        seg_map_path=seg_map_path if with_masks else None,
+        img_id=img_id,
+        label_map=None,
+        reduce_zero_label=False,
+        seg_fields=[])

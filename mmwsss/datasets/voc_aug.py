@@ -8,8 +8,8 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .utils import (DataFileError, labels_to_multihot, mask_labels,
-                    read_split, voc_palette)
+from .utils import (DataFileError, labels_to_multihot, mask_labels, read_split,
+                    voc_palette, wsss_data_info)
 
 __all__ = [
     'VOCAugWSSSDataset', 'VOC_CLASSES', 'parse_voc_xml', 'load_cls_label_file'
@@ -286,20 +286,12 @@ class VOCAugWSSSDataset(BaseSegDataset):
                     f'image {img_path} does not exist. Restore it or remove '
                     f'the id from the split file.')
             seg_map_path = osp.join(mask_dir, img_id + self.seg_map_suffix)
-            if need_masks and self.check_files and not osp.isfile(
-                    seg_map_path):
-                raise FileNotFoundError(
-                    f'Mask file not found: {seg_map_path} (id "{img_id}" of '
-                    f'{self.ann_file}). Build SegmentationClassAug with '
-                    f'tools/dataset_converters/voc_aug.py, pass mask_dir, or '
-                    f'set with_masks=False to train from image labels only.')
-            info = dict(
-                img_path=img_path,
-                seg_map_path=seg_map_path if self.with_masks else None,
-                img_id=img_id,
-                label_map=None,
-                reduce_zero_label=False,
-                seg_fields=[])
+            info = wsss_data_info(
+                img_id, img_path, seg_map_path, self.with_masks, need_masks
+                and self.check_files, self.ann_file,
+                'Build SegmentationClassAug with tools/dataset_converters/'
+                'voc_aug.py, pass mask_dir, or set with_masks=False to train '
+                'from image labels only.')
             if self.label_source == 'xml':
                 present = parse_voc_xml(
                     osp.join(xml_dir, img_id + '.xml'), VOC_CLASSES)

@@ -9,7 +9,7 @@ from mmseg.registry import DATASETS
 
 from .utils import (DataFileError, index_images, labels_to_multihot,
                     mask_labels, read_classes, read_labels_json, read_split,
-                    voc_palette)
+                    voc_palette, wsss_data_info)
 
 __all__ = ['WSSSFolderDataset']
 
@@ -180,20 +180,13 @@ class WSSSFolderDataset(BaseSegDataset):
                     f'image {osp.join(img_dir, img_id)}.jpg/.png exists. Add '
                     f'the image or remove the id from the split file.')
             seg_map_path = osp.join(mask_dir, img_id + self.seg_map_suffix)
-            if need_masks and self.check_files and not osp.isfile(
-                    seg_map_path):
-                raise FileNotFoundError(
-                    f'Mask file not found: {seg_map_path} (id "{img_id}" of '
-                    f'{self.ann_file}). Add the mask, or build the dataset '
-                    f'with with_masks=False (and a label_source other than '
-                    f"'mask') for a split without masks.")
-            info = dict(
-                img_path=osp.join(img_dir, images[img_id]),
-                seg_map_path=seg_map_path if self.with_masks else None,
-                img_id=img_id,
-                label_map=None,
-                reduce_zero_label=False,
-                seg_fields=[])
+            info = wsss_data_info(
+                img_id, osp.join(img_dir, images[img_id]), seg_map_path,
+                self.with_masks, need_masks and self.check_files,
+                self.ann_file,
+                "Add the mask, or build the dataset with with_masks=False "
+                "(and a label_source other than 'mask') for a split without "
+                'masks.')
             if self.label_source == 'json':
                 if img_id not in labels:
                     raise DataFileError(

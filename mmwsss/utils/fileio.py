@@ -10,7 +10,7 @@
   ``atomic_save_*`` helpers); :func:`clean_tmp_files` removes the temp files
   a killed job left. :class:`AtomicLocalBackend` does the same for MMEngine
   (checkpoints).
-- Readers: images (:func:`load_rgb`, :func:`image_size`), label PNGs
+- Readers: images (:func:`load_rgb`), label PNGs
   (:func:`read_label_png`) and map files (:func:`load_cam`).
 
 Map files (``<img_id>.npz``): ``keys`` int64 ``(|P| + 1,)`` (``[0] + [c +
@@ -24,8 +24,7 @@ import os
 import os.path as osp
 import zipfile
 from pathlib import Path
-from typing import (BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import (BinaryIO, Callable, Dict, List, Optional, Sequence, Union)
 
 import numpy as np
 from mmengine.fileio import LocalBackend, register_backend
@@ -35,8 +34,8 @@ __all__ = [
     'TMP_TAG', 'CAM_FIELDS', 'MAP_FIELDS', 'DataFileError', 'MissingFileError',
     'tmp_path', 'atomic_write', 'atomic_save_npz', 'atomic_save_json',
     'atomic_save_lines', 'atomic_save_png', 'clean_tmp_files', 'load_rgb',
-    'image_size', 'read_label_png', 'load_cam', 'voc_palette',
-    'AtomicLocalBackend', 'register_atomic_local_backend'
+    'read_label_png', 'load_cam', 'voc_palette', 'AtomicLocalBackend',
+    'register_atomic_local_backend'
 ]
 
 #: Marker in the temp-file names (``<stem>.<pid>.tmp<ext>``).
@@ -253,6 +252,23 @@ def clean_tmp_files(out_dir: str) -> int:
     return removed
 
 
+def load_json(path: str, what: str, fix: str):
+    """Read a JSON file; errors name ``what``, the file and ``fix``.
+
+    Raises:
+        MissingFileError: No such file.
+        DataFileError: Unreadable or not valid JSON.
+    """
+    if not osp.isfile(path):
+        raise MissingFileError(f'{what} not found: {path}. {fix}', path)
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise DataFileError(
+            f'{what} {path} is not valid JSON ({e}). {fix}', path) from e
+
+
 def load_rgb(path: str) -> np.ndarray:
     """Read an image as uint8 RGB with PIL (no EXIF rotation).
 
@@ -273,23 +289,6 @@ def load_rgb(path: str) -> np.ndarray:
     except (OSError, ValueError, SyntaxError) as e:
         raise DataFileError(
             f'Cannot read image {path}: {type(e).__name__}: {e}', path) from e
-
-
-def image_size(path: str) -> Tuple[int, int]:
-    """``(H, W)`` of an image from its header only.
-
-    Raises:
-        DataFileError: Missing or unreadable image.
-    """
-    if not osp.isfile(path):
-        raise MissingFileError(f'Image not found: {path}', path)
-    try:
-        with Image.open(path) as img:
-            w, h = img.size
-    except (OSError, ValueError, SyntaxError) as e:
-        raise DataFileError(
-            f'Cannot read image {path}: {type(e).__name__}: {e}', path) from e
-    return h, w
 
 
 def read_label_png(path: str, what: str = 'label map') -> np.ndarray:

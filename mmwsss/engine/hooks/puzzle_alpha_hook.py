@@ -2,9 +2,10 @@
 from typing import Optional
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import HOOKS
+
+from mmwsss.utils.checkpoint import unwrap_model
 
 __all__ = ['PuzzleAlphaHook']
 
@@ -55,13 +56,8 @@ class PuzzleAlphaHook(Hook):
         return min(self.alpha_max * t / (self.alpha_ramp * max_iters),
                    self.alpha_max)
 
-    @staticmethod
-    def _model(runner: Runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     def before_train(self, runner: Runner) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner.model)
         if not (hasattr(model, 'set_alpha') or hasattr(model, self.attr)):
             raise AttributeError(
                 f'PuzzleAlphaHook: the model {type(model).__name__} has '
@@ -72,7 +68,7 @@ class PuzzleAlphaHook(Hook):
                           batch_idx: int,
                           data_batch: DATA_BATCH = None) -> None:
         alpha = self.alpha_at(runner.iter, runner.max_iters)
-        model = self._model(runner)
+        model = unwrap_model(runner.model)
         if hasattr(model, 'set_alpha'):
             model.set_alpha(alpha)
         else:

@@ -6,9 +6,10 @@ from mmengine.dataset import InfiniteSampler
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmseg.registry import HOOKS
+
+from mmwsss.utils.checkpoint import unwrap_model
 
 __all__ = ['RSEPMPhaseHook']
 
@@ -119,14 +120,9 @@ class RSEPMPhaseHook(Hook):
             n = n // max(get_world_size(), 1)
         return max(int(n), 1)
 
-    @staticmethod
-    def _model(runner: Runner):
-        model = runner.model
-        return model.module if is_model_wrapper(model) else model
-
     # ------------------------------------------------------------ hooks
     def before_train(self, runner: Runner) -> None:
-        model = self._model(runner)
+        model = unwrap_model(runner.model)
         if not hasattr(model, 'set_phase'):
             raise AttributeError(f'RSEPMPhaseHook: the model '
                                  f'{type(model).__name__} has no set_phase()')
@@ -163,7 +159,7 @@ class RSEPMPhaseHook(Hook):
         if self._ipe is None:
             self._ipe = self.infer_iters_per_epoch(runner)
         phase = self.phase_at(runner.iter, self._ipe)
-        self._model(runner).set_phase(phase)
+        unwrap_model(runner.model).set_phase(phase)
         if phase != self._phase:
             old = 'start' if self._phase is None else self._phase
             print_log(

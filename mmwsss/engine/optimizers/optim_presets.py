@@ -19,6 +19,8 @@ top-level key ``optim_preset``), or build the dict with
 """
 from typing import Optional
 
+from .wsss_optim_wrapper_constructor import WSSSOptimWrapperConstructor
+
 __all__ = ['OPTIM_PRESETS', 'wsss_sgd_optim_wrapper']
 
 OPTIM_PRESETS = ('official', 'momentum')
@@ -62,12 +64,7 @@ def wsss_sgd_optim_wrapper(preset: str = 'official',
     else:
         raise ValueError(
             f'unknown optim preset "{preset}"; choose from {OPTIM_PRESETS}')
-    pcfg = dict(
-        backbone_prefixes=('backbone.', ),
-        new_lr_mult=10.0,
-        bias_lr_mult=2.0,
-        bias_decay_mult=0.0,
-        single_group=False)
+    pcfg = dict(WSSSOptimWrapperConstructor.default_paramwise_cfg)
     pcfg.update(paramwise_cfg or {})
     return dict(
         type='OptimWrapper',

@@ -10,6 +10,7 @@ from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
 from torch import Tensor
 
+from mmwsss.utils.checks import check_choices
 from mmwsss.utils.fileio import atomic_save_json
 from ..functional import (format_report, label_confusion, summarize_confusion,
                           sweep_confusion, thresholds_from)
@@ -129,28 +130,21 @@ class CAMSweepMetric(BaseMetric):
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if mode not in ('sweep', 'png'):
-            raise ValueError(f"mode must be 'sweep' or 'png', got {mode!r}.")
-        if average not in ('mean', 'nanmean'):
-            raise ValueError(f"average must be 'mean' or 'nanmean', got "
-                             f'{average!r}.')
-        if pred_ignore not in ('miss', 'skip'):
-            raise ValueError(f"pred_ignore must be 'miss' or 'skip', got "
-                             f'{pred_ignore!r}.')
+        check_choices(
+            mode=(mode, ('sweep', 'png')),
+            average=(average, ('mean', 'nanmean')),
+            pred_ignore=(pred_ignore, ('miss', 'skip')))
         self.mode = mode
         if thresholds is not None:
             self.thresholds = [float(t) for t in thresholds]
         else:
             self.thresholds = thresholds_from(thr_start, thr_end, thr_step)
-        self.num_classes = num_classes
-        self.ignore_index = ignore_index
-        self.average = average
-        self.over_under = over_under
-        self.pred_ignore = pred_ignore
-        self.cam_key = cam_key
-        self.keys_key = keys_key
+        self.num_classes, self.ignore_index = num_classes, ignore_index
+        # reporting, png-mode and input-field options
+        self.average, self.over_under = average, over_under
+        self.pred_ignore, self.out_file = pred_ignore, out_file
+        self.cam_key, self.keys_key = cam_key, keys_key
         self.resize_gt_to_cam = resize_gt_to_cam
-        self.out_file = out_file
         self.last_summary: Optional[Dict] = None
         self._warned_resize = False
 

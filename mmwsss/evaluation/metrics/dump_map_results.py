@@ -9,6 +9,7 @@ from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 from mmseg.registry import METRICS
 
+from mmwsss.utils.checks import check_choices
 from mmwsss.utils.fileio import (DataFileError, atomic_save_json,
                                  atomic_save_npz, atomic_save_png, voc_palette)
 
@@ -117,15 +118,10 @@ class DumpMapResults(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = 'export') -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if kind not in KIND_SUFFIX:
-            raise ValueError(f'kind must be one of {sorted(KIND_SUFFIX)}, '
-                             f'got {kind!r}.')
-        if map_dtype not in ('float32', 'float16'):
-            raise ValueError(f"map_dtype must be 'float32' or 'float16', "
-                             f'got {map_dtype!r}.')
-        if palette not in ('voc', None):
-            raise ValueError(f"palette must be 'voc' or None, got "
-                             f'{palette!r}.')
+        check_choices(
+            kind=(kind, sorted(KIND_SUFFIX)),
+            map_dtype=(map_dtype, ('float32', 'float16')),
+            palette=(palette, ('voc', None)))
         self.out_dir = out_dir
         self.kind = kind
         self.map_dtype = np.float16 if map_dtype == 'float16' else np.float32

@@ -7,6 +7,8 @@ import torch
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from mmwsss.utils.checks import check_choices
+
 __all__ = ['PartnerMix']
 
 
@@ -41,13 +43,9 @@ class PartnerMix(nn.Module):
                  class_subset: str = 'all',
                  stride: int = 4) -> None:
         super().__init__()
-        choices = dict(
+        check_choices(
             partner=(partner, ('roll', 'random')),
             class_subset=(class_subset, ('all', 'half')))
-        for name, (value, allowed) in choices.items():
-            if value not in allowed:
-                raise ValueError(
-                    f'{name} must be one of {allowed}, got {value!r}')
         if stride < 1:
             raise ValueError(f'stride must be >= 1, got {stride}')
         self.partner = partner

@@ -155,15 +155,10 @@ class MBConvBlock(BaseModule):
         pad = 0 if conv_cfg is not None else kernel_size // 2
         self.with_residual = stride == 1 and in_channels == out_channels
         self.expand_conv = None
+        cfgs = dict(bias=False, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         if expand_ratio != 1:
             self.expand_conv = ConvModule(
-                in_channels,
-                hidden,
-                1,
-                bias=False,
-                conv_cfg=conv_cfg,
-                norm_cfg=norm_cfg,
-                act_cfg=act_cfg)
+                in_channels, hidden, 1, act_cfg=act_cfg, **cfgs)
         self.depthwise_conv = ConvModule(
             hidden,
             hidden,
@@ -171,18 +166,10 @@ class MBConvBlock(BaseModule):
             stride=stride,
             padding=pad,
             groups=hidden,
-            bias=False,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=act_cfg)
+            act_cfg=act_cfg,
+            **cfgs)
         self.project_conv = ConvModule(
-            hidden,
-            out_channels,
-            1,
-            bias=False,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg,
-            act_cfg=None)
+            hidden, out_channels, 1, act_cfg=None, **cfgs)
         self.drop_path = (
             DropPath(drop_path_rate)
             if drop_path_rate > 0 and self.with_residual else nn.Identity())

@@ -9,6 +9,8 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, SampleList
 from torch import Tensor
 
+from ..utils.samples import stack_sample_field
+
 __all__ = ['CAMHead', 'stack_img_labels']
 
 
@@ -19,15 +21,10 @@ def stack_img_labels(data_samples: SampleList) -> Tensor:
         KeyError: When a sample has no image labels (the pipeline must end
             with ``PackWSSSInputs``).
     """
-    labels = []
-    for i, ds in enumerate(data_samples):
-        if 'gt_img_labels' not in ds:
-            path = ds.metainfo.get('img_path', f'sample {i}')
-            raise KeyError(
-                f'{path}: data sample has no `gt_img_labels`; end the '
-                'pipeline with `PackWSSSInputs` so image labels are packed.')
-        labels.append(ds.gt_img_labels)
-    return torch.stack(labels).float()
+    return stack_sample_field(
+        data_samples, 'gt_img_labels',
+        'end the pipeline with `PackWSSSInputs` so image labels are '
+        'packed.').float()
 
 
 @MODELS.register_module()

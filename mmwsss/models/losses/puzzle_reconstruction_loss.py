@@ -4,6 +4,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from mmwsss.utils.cam_ops import normalise_cam
+from mmwsss.utils.checks import check_choices
 
 __all__ = ['PuzzleReconstructionLoss', 'puzzle_reconstruction_loss']
 
@@ -44,12 +45,10 @@ def puzzle_reconstruction_loss(cam: Tensor,
     Returns:
         Tensor: Scalar loss (float32).
     """
-    if re_level not in RE_LEVELS:
-        raise ValueError(f're_level must be in {RE_LEVELS}, got {re_level!r}')
-    if re_loss not in RE_LOSSES:
-        raise ValueError(f're_loss must be in {RE_LOSSES}, got {re_loss!r}')
-    if re_mask not in RE_MASKS:
-        raise ValueError(f're_mask must be in {RE_MASKS}, got {re_mask!r}')
+    check_choices(
+        re_level=(re_level, RE_LEVELS),
+        re_loss=(re_loss, RE_LOSSES),
+        re_mask=(re_mask, RE_MASKS))
     if cam.shape != cam_re.shape:
         raise ValueError(f'cam {tuple(cam.shape)} and cam_re '
                          f'{tuple(cam_re.shape)} must have the same shape')
@@ -97,11 +96,10 @@ class PuzzleReconstructionLoss(nn.Module):
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_re') -> None:
         super().__init__()
-        for name, value, allowed in (('re_level', re_level, RE_LEVELS),
-                                     ('re_loss', re_loss, RE_LOSSES),
-                                     ('re_mask', re_mask, RE_MASKS)):
-            if value not in allowed:
-                raise ValueError(f'{name} must be in {allowed}, got {value!r}')
+        check_choices(
+            re_level=(re_level, RE_LEVELS),
+            re_loss=(re_loss, RE_LOSSES),
+            re_mask=(re_mask, RE_MASKS))
         self.re_level = re_level
         self.re_loss = re_loss
         self.re_mask = re_mask

@@ -8,6 +8,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from mmwsss.utils.cam_ops import normalise_cam
+from mmwsss.utils.checks import check_choices
 
 __all__ = ['RecurSeedLoss', 'recurseed_loss']
 
@@ -66,11 +67,8 @@ def recurseed_loss(cam_logits: Tensor,
     Returns:
         Tensor: Scalar loss (float32).
     """
-    if form not in REC_FORMS:
-        raise ValueError(f'form must be in {REC_FORMS}, got {form!r}')
-    if resize_order not in RESIZE_ORDERS:
-        raise ValueError(
-            f'resize_order must be in {RESIZE_ORDERS}, got {resize_order!r}')
+    check_choices(
+        form=(form, REC_FORMS), resize_order=(resize_order, RESIZE_ORDERS))
     if cam_logits.dim() != 4 or target.dim() != 4 or \
             cam_logits.shape[:2] != target.shape[:2]:
         raise ValueError(f'cam_logits {tuple(cam_logits.shape)} and target '
@@ -140,11 +138,8 @@ class RecurSeedLoss(nn.Module):
                  align_corners: bool = False,
                  eps: float = 1e-5) -> None:
         super().__init__()
-        if form not in REC_FORMS:
-            raise ValueError(f'form must be in {REC_FORMS}, got {form!r}')
-        if resize_order not in RESIZE_ORDERS:
-            raise ValueError(f'resize_order must be in {RESIZE_ORDERS}, '
-                             f'got {resize_order!r}')
+        check_choices(
+            form=(form, REC_FORMS), resize_order=(resize_order, RESIZE_ORDERS))
         self.form = form
         self.loss_weight = float(loss_weight)
         self._loss_name = loss_name

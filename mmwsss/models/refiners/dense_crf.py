@@ -35,42 +35,22 @@ from mmseg.registry import MODELS
 
 __all__ = ['DenseCRF', 'CRF_PRESETS', 'compact_labels']
 
-#: Named parameter sets of the spec (README §7, pseudo_labels.md §1) [code].
-CRF_PRESETS: Dict[str, dict] = dict(
-    label=dict(
-        unary='label',
-        gt_prob=0.7,
-        gaussian_sxy=3,
-        gaussian_compat=3,
-        bilateral_sxy=50,
-        bilateral_srgb=5,
-        bilateral_compat=10,
-        iters=10),
-    softmax=dict(
-        unary='softmax',
-        gaussian_sxy=3,
-        gaussian_compat=3,
-        bilateral_sxy=80,
-        bilateral_srgb=13,
-        bilateral_compat=10,
-        iters=10),
-    rsepm=dict(
-        unary='softmax',
-        gaussian_sxy=1,
-        gaussian_compat=3,
-        bilateral_sxy=67,
-        bilateral_srgb=3,
-        bilateral_compat=4,
-        iters=10),
-    rrm_test=dict(
-        unary='softmax',
-        gaussian_sxy=3,
-        gaussian_compat=3,
-        bilateral_sxy=83,
-        bilateral_srgb=5,
-        bilateral_compat=4,
-        iters=10),
-)
+#: Columns of the preset table below.
+_PRESET_KEYS = ('unary', 'gaussian_sxy', 'gaussian_compat', 'bilateral_sxy',
+                'bilateral_srgb', 'bilateral_compat', 'iters')
+
+#: Named parameter sets of the spec (README §7, pseudo_labels.md §1) [code]
+#: (the label preset adds ``gt_prob=0.7``).
+CRF_PRESETS: Dict[str, dict] = {
+    name: dict(zip(_PRESET_KEYS, row))
+    for name, row in (
+        ('label', ('label', 3, 3, 50, 5, 10, 10)),
+        ('softmax', ('softmax', 3, 3, 80, 13, 10, 10)),
+        ('rsepm', ('softmax', 1, 3, 67, 3, 4, 10)),
+        ('rrm_test', ('softmax', 3, 3, 83, 5, 4, 10)),
+    )  # yapf: disable
+}
+CRF_PRESETS['label']['gt_prob'] = 0.7
 
 _PARAM_KEYS = ('unary', 'gt_prob', 'gaussian_sxy', 'gaussian_compat',
                'bilateral_sxy', 'bilateral_srgb', 'bilateral_compat', 'iters',

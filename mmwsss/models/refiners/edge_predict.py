@@ -9,6 +9,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import OptConfigType
 from torch import Tensor, nn
 
+from mmwsss.utils.checks import check_choices
 from .edge_ops import (batch_canny_edges, batch_component_fill,
                        median_threshold, prob_to_uint8, tv_edges)
 
@@ -87,15 +88,11 @@ class EdgePredict(nn.Module):
                  ignore_index: int = 255,
                  fill_valid_only: bool = True) -> None:
         super().__init__()
-        choices = dict(
+        check_choices(
             ep_edge=(ep_edge, ('canny', 'tv')),
             ep_canny_th=(ep_canny_th, ('fixed', 'median')),
             cf_mode=(cf_mode, ('fixed', 'median')),
             ep_label_source=(ep_label_source, ('M_dec', 'M_seg')))
-        for name, (value, allowed) in choices.items():
-            if value not in allowed:
-                raise ValueError(
-                    f'{name} must be one of {allowed}, got {value!r}')
         self.pamr = self._build(pamr)
         self.certain_filter = self._build(certain_filter)
         if self.certain_filter is None and ep_label_source == 'M_dec':

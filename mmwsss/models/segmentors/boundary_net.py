@@ -11,6 +11,8 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
                          OptSampleList, SampleList)
 from torch import Tensor
 
+from ..utils.samples import stack_sample_field
+
 __all__ = ['BoundaryNet']
 
 
@@ -230,15 +232,10 @@ class BoundaryNet(BaseSegmentor):
     def loss(self, inputs: Tensor,
              data_samples: SampleList) -> Dict[str, Tensor]:
         """Affinity loss against the affinity labels (``gt_sem_seg``)."""
-        labels = []
-        for i, ds in enumerate(data_samples):
-            if 'gt_sem_seg' not in ds:
-                path = ds.metainfo.get('img_path', f'sample {i}')
-                raise KeyError(
-                    f'{path}: no affinity label map (gt_sem_seg); the '
-                    f'dataset mask_dir must point at the affinity-label '
-                    f'PNGs of tools/pseudo_labels/make_affinity_labels.py '
-                    f'and the pipeline must load them (LoadWSSSAnnotations).')
-            labels.append(ds.gt_sem_seg.data)
-        labels = torch.stack(labels)
+        labels = stack_sample_field(
+            data_samples, 'gt_sem_seg',
+            'the affinity label map: the dataset mask_dir must point at the '
+            'affinity-label PNGs of tools/pseudo_labels/'
+            'make_affinity_labels.py and the pipeline must load them '
+            '(LoadWSSSAnnotations).')
         return self.boundary_head.loss(self.extract_feat(inputs), labels)

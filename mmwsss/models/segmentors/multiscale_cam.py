@@ -15,6 +15,7 @@ from torch import Tensor
 
 from mmwsss.utils.cam_ops import (cam_keys, check_scales, hr_cam_size,
                                   normalise_cam, scaled_size, strided_size)
+from mmwsss.utils.checks import check_choices
 from mmwsss.utils.fileio import DataFileError
 
 __all__ = ['MultiScaleCAM']
@@ -97,20 +98,15 @@ class MultiScaleCAM(BaseTTAModel):
                  amp: bool = False,
                  data_preprocessor=None) -> None:
         super().__init__(module=module)
-        if source not in SOURCES:
-            raise ValueError(f'source must be one of {SOURCES}, got '
-                             f'{source!r}.')
+        check_choices(
+            source=(source, SOURCES),
+            resize_backend=(resize_backend, ('pil', 'torch')),
+            cam_resize=(cam_resize, ('area', 'bilinear', 'nearest')))
         need = 'extract_cam' if source == 'cam' else 'predict_seed'
         if not hasattr(self.module, need):
             raise TypeError(f"{type(self.module).__name__} has no {need}(), "
                             f"needed by source={source!r}.")
-        if resize_backend not in ('pil', 'torch'):
-            raise ValueError(f"resize_backend must be 'pil' or 'torch', got "
-                             f'{resize_backend!r}.')
         scaled_size(1, 1, 1.0, size_rounding)  # validates the rounding
-        if cam_resize not in ('area', 'bilinear', 'nearest'):
-            raise ValueError(f"cam_resize must be 'area', 'bilinear' or "
-                             f"'nearest', got {cam_resize!r}.")
         if scales is not None:
             check_scales(scales)
         if conf_th is not None and not 0.0 <= float(conf_th) <= 1.0:

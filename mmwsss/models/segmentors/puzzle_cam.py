@@ -3,7 +3,7 @@ from typing import Dict
 
 from mmengine.logging import print_log
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
+from mmseg.utils import ConfigType, SampleList
 from torch import Tensor
 
 from ..heads.cam_head import stack_img_labels
@@ -46,8 +46,8 @@ class PuzzleCAM(CAMClassifier):
             the padded image. Defaults to True (spec).
         pad_crop_back (bool): ``'pad'`` mode: compute the losses on the
             cells of the unpadded image only. Defaults to True.
-        neck, train_cfg, test_cfg, data_preprocessor, init_cfg: As
-            :class:`CAMClassifier`.
+        **kwargs: ``neck``, ``train_cfg``, ``test_cfg``,
+            ``data_preprocessor``, ``init_cfg`` of :class:`CAMClassifier`.
     """
 
     def __init__(self,
@@ -58,19 +58,8 @@ class PuzzleCAM(CAMClassifier):
                  puzzle_size_mode: str = 'strict',
                  pad_full_image: bool = True,
                  pad_crop_back: bool = True,
-                 neck: OptConfigType = None,
-                 train_cfg: OptConfigType = None,
-                 test_cfg: OptConfigType = None,
-                 data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            cam_head=cam_head,
-            neck=neck,
-            train_cfg=train_cfg,
-            test_cfg=test_cfg,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+                 **kwargs) -> None:
+        super().__init__(backbone=backbone, cam_head=cam_head, **kwargs)
         if not hasattr(self.cam_head, 'loss_puzzle'):
             raise TypeError('PuzzleCAM needs a cam_head with the puzzle '
                             'losses (type=\'PuzzleCAMHead\'), got '
