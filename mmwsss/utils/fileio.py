@@ -24,7 +24,7 @@ import os
 import os.path as osp
 import zipfile
 from pathlib import Path
-from typing import (BinaryIO, Callable, Dict, List, Optional, Sequence, Union)
+from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.fileio import LocalBackend, register_backend

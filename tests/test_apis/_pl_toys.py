@@ -8,8 +8,8 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from mmwsss.utils.fileio import atomic_save_npz, read_label_png
 from mmwsss.datasets.testing import make_folder_fixture
+from mmwsss.utils.fileio import atomic_save_npz, read_label_png
 
 
 def make_pl_fixture(root,

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmwsss.datasets import (VOC_CLASSES, DataFileError,
-                             VOCAugWSSSDataset, load_cls_label_file,
-                             parse_voc_xml)
+from mmwsss.datasets import (VOC_CLASSES, DataFileError, VOCAugWSSSDataset,
+                             load_cls_label_file, parse_voc_xml)
 from mmwsss.datasets.testing import make_voc_fixture
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

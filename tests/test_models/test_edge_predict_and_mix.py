@@ -13,9 +13,12 @@ import mmwsss.models.refiners.certain_filter  # noqa: F401 (registration)
 import mmwsss.models.refiners.pamr  # noqa: F401 (registration)
 from mmwsss.models.augments import PartnerMix
 from mmwsss.models.refiners import EdgePredict
-from mmwsss.models.refiners.edge_ops import (
-    batch_canny_edges, batch_component_fill, component_fill, masked_median,
-    median_canny_thresholds, median_threshold, tv_edge_strength, tv_edges)
+from mmwsss.models.refiners.edge_ops import (batch_canny_edges,
+                                             batch_component_fill,
+                                             component_fill, masked_median,
+                                             median_canny_thresholds,
+                                             median_threshold,
+                                             tv_edge_strength, tv_edges)
 
 IGN = 255
 

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from tools.cli_helpers import (ROOT, add_dataset_args, cfg_options,
-                               check_dataset_args, check_files,
-                               export_config, export_parser, images_dataset)
+                               check_dataset_args, check_files, export_config,
+                               export_parser, images_dataset)
 
 
 def _parser(with_config=True):
