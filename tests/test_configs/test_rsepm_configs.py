@@ -192,6 +192,15 @@ def test_decoder_swaps():
     assert off.type == 'RSEPMDecoderHead'
     assert (off.aspp_dropout_ratio, off.decoder_dropout_ratio,
             off.dropout_ratio) == (0.5, 0.5, 0.1)
+    # the official decoder projects C2 (256 ch) to 256 channels and the
+    # first decoder conv sees 256 + 256 = 512: the official state_dict
+    from mmseg.registry import MODELS
+    head = MODELS.build(dict(off, init_cfg=None))
+    shapes = {k: tuple(v.shape) for k, v in head.state_dict().items()}
+    assert shapes['c1_bottleneck.conv.weight'] == (256, 256, 1, 1)
+    assert shapes['decoder_conv1.conv.weight'] == (256, 512, 3, 3)
+    assert shapes['conv_seg.weight'] == (21, 256, 3, 3)
+    assert 'conv_seg.bias' not in shapes
     aspp = heads['rsepm-aspp-head_r50_4xb4-13220it_voc12aug-512x512.py']
     assert aspp.type == 'ASPPHead' and 'c1_in_channels' not in aspp
     uper = heads['rsepm-uper-head_r50_4xb4-13220it_voc12aug-512x512.py']

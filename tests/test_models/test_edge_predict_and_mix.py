@@ -90,27 +90,40 @@ def profile_maps(h=12, w=32):
 # ----------------------------------------------------------------------
 # helper (ii): median threshold
 # ----------------------------------------------------------------------
+def official_median_threshold(v, sigma=0.25):
+    """The official helper (ii), written out: median of the u8 values
+    ``>= 25`` (integer compare), ``int(min(255, 1.25·median))``."""
+    sel = v[v >= 25].astype(np.float64)
+    if sel.size == 0:
+        return None, 255
+    med = np.median(sel)
+    return med, int(min(255.0, (1 + sigma) * med))
+
+
 def test_median_threshold_vs_numpy():
     rng = np.random.default_rng(0)
-    vals = rng.integers(0, 256, size=(4, 7, 9)).astype(np.uint8)
-    vals[1] = rng.integers(0, 25, size=(7, 9))  # nothing >= 25.5
+    vals = rng.integers(0, 256, size=(5, 7, 9)).astype(np.uint8)
+    vals[1] = rng.integers(0, 25, size=(7, 9))  # nothing >= 25
     vals[2, :, :] = 0
     vals[2, 0, :4] = (30, 200, 40, 90)  # even count: mean of 40 and 90
     vals[3, 0, 0] = 255
+    # 25 is in the median set (the official cut is int(0.10 * 255) = 25,
+    # not 25.5): median of {25, 25, 101} = 25 -> int(31.25) = 31
+    vals[4, :, :] = 0
+    vals[4, 0, :3] = (25, 25, 101)
     got = median_threshold(torch.from_numpy(vals), sigma=0.25, min_ratio=0.10)
-    med = masked_median(torch.from_numpy(vals), 25.5)
-    for i in range(4):
-        sel = vals[i][vals[i] >= 25.5].astype(np.float64)
-        if sel.size == 0:
+    med = masked_median(torch.from_numpy(vals), 25)
+    for i in range(5):
+        v, th = official_median_threshold(vals[i])
+        if v is None:
             assert torch.isnan(med[i])
-            assert got[i].item() == 255.0
-            continue
-        v = np.median(sel)
-        assert med[i].item() == pytest.approx(v)
-        assert got[i].item() == pytest.approx(min(255.0, 1.25 * v))
-    assert got[2].item() == pytest.approx(1.25 * 65.0)
+        else:
+            assert med[i].item() == pytest.approx(v)
+        assert got[i].item() == th
+    assert got[2].item() == 81  # int(1.25 * 65 = 81.25), truncated
+    assert got[4].item() == 31
     lo, hi = median_canny_thresholds(torch.from_numpy(vals), sigma=0.25)
-    v0 = np.median(vals[0][vals[0] >= 25.5])
+    v0 = np.median(vals[0][vals[0] >= 25])
     assert lo[0].item() == pytest.approx(0.75 * v0)
     assert hi[0].item() == pytest.approx(min(255.0, 1.25 * v0))
     assert torch.isnan(lo[1]) and torch.isnan(hi[1])
@@ -149,7 +162,7 @@ def test_canny_median_thresholds_vs_opencv():
         ref = np.zeros((20, 24), bool)
         for q in range(3):
             img = cv2.GaussianBlur(u8[b, q], (5, 5), 0)
-            v = np.median(img[img >= 25.5])
+            v = np.median(img[img >= 25])
             lo, hi = max(0.0, 0.75 * v), min(255.0, 1.25 * v)
             ref |= cv2.Canny(img, lo, hi) > 0
         np.testing.assert_array_equal(got[b], ref)
@@ -180,7 +193,8 @@ def test_tv_strength_slow_loop():
 
 def test_tv_edges_on_two_region_map():
     # hand-worked: strengths 0.11 on columns 8, 9, 10, 13 (u8 28), 0.5 on
-    # 11, 12 (u8 127), 0.06 on 14 -> median{>= 25.5} = 28, threshold 35
+    # 11, 12 (u8 127), 0.06 on 14 -> median{>= 25} = 28, threshold
+    # int(35.0) = 35, edge where u8 >= 35
     p = profile_maps()
     maps = torch.from_numpy(np.stack([1 - p, p])[None]).float()
     edge = tv_edges(maps)[0].numpy()
@@ -347,10 +361,8 @@ def test_edge_predict_cf_median_threshold():
         sel = s[b, keep].double().numpy()
         e = np.exp(sel - sel.max(0))
         prob = e / e.sum(0)
-        u8 = ref_u8(prob[1:].max(0))
-        v = np.median(u8[u8 >= 25.5])
-        assert cf.last_th[b].item() == pytest.approx(
-            min(255.0, 1.25 * v) / 255.0, abs=1e-6)
+        _, th = official_median_threshold(ref_u8(prob[1:].max(0)))
+        assert cf.last_th[b].item() == pytest.approx(th / 255.0, abs=1e-7)
     epm_fixed = EdgePredict(pamr=None, certain_filter=cf)
     epm_fixed(torch.zeros(2, 3, 40, 48), s, y)
     assert cf.last_th is None

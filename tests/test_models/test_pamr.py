@@ -194,3 +194,42 @@ def test_pamr_is_pure_torch():
     src = inspect.getsource(pamr_module)
     for bad in ('.cpu()', '.numpy(', 'import numpy', '.item()', 'tolist'):
         assert bad not in src
+
+
+def _official_form_affinity(img, dilations, sigma=0.1, eps=1e-8):
+    """The official computation, written out: per dilation the 3x3 window
+    (row-major, centre included) of the replicate-padded image, torch.std
+    over the stacked (B, C, N, H, W) samples, kernel mean over channels,
+    softmax over the 8·|d| neighbours."""
+    B, C, H, W = img.shape
+    samples, nbrs = [], []
+    for d in dilations:
+        pad = F.pad(img, (d, d, d, d), mode='replicate')
+        win = [
+            pad[:, :, d + dy * d:d + dy * d + H, d + dx * d:d + dx * d + W]
+            for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+        ]
+        samples += win
+        nbrs += [w for n, w in enumerate(win) if n != 4]
+    std = torch.std(torch.stack(samples, 2), dim=2)
+    dist = (torch.stack(nbrs, 2) - img[:, :, None]).abs()
+    kappa = -(dist / (sigma * std[:, :, None] + eps)).mean(1)
+    return kappa.softmax(1)
+
+
+@pytest.mark.parametrize('dilations', [(1, ), (1, 2)])
+def test_nearly_flat_window_gives_the_official_weights(dilations):
+    """A flat image with 1-ulp noise: std ~ 3e-8, so the rounding of the
+    std decides the weights; they equal the official torch.std ones."""
+    g = torch.Generator().manual_seed(0)
+    img = torch.full((1, 3, 7, 8), -0.3)
+    img = img + torch.tensor([0., 2.0**-24, 0.]).view(1, 3, 1, 1) * \
+        torch.randint(0, 2, (1, 1, 7, 8), generator=g)
+    pamr = PAMR(dilations=dilations)
+    ref = _official_form_affinity(img, dilations)
+    assert float(ref.max() - ref.min()) > 0.1  # not uniform: std matters
+    torch.testing.assert_close(pamr.affinity(img), ref, rtol=0, atol=1e-6)
+    flat = torch.full((1, 3, 7, 8), 1.7171)
+    torch.testing.assert_close(
+        pamr.affinity(flat),
+        torch.full((1, 8 * len(dilations), 7, 8), 1 / (8 * len(dilations))))

@@ -49,9 +49,11 @@ def test_reconstruction_loss_cam_level():
 
 
 def test_reconstruction_loss_selection_empty_image():
+    # the official result of an image without labels is NaN (0 / 0): a
+    # clear error naming the option instead of a silent 0
     y = torch.tensor([[0., 0.], [1., 1.]])
-    loss = puzzle_reconstruction_loss(A, A_RE, y, re_mask='selection')
-    assert loss.item() == pytest.approx((0 + 6 / 8) / 2, rel=1e-6)
+    with pytest.raises(ValueError, match=r"re_mask='selection'.*\[0\]"):
+        puzzle_reconstruction_loss(A, A_RE, y, re_mask='selection')
 
 
 def test_reconstruction_loss_gradients_reach_both_maps():
@@ -95,3 +97,22 @@ def test_head_loss_puzzle_hand_worked():
     assert 'loss_pcl' not in head2.loss_puzzle(A, A_RE, Y, alpha=1.0)
     assert sorted(k for k in losses
                   if 'loss' in k) == ['loss_cls', 'loss_pcl', 'loss_re']
+
+
+def test_head_cam_level_pcl_on_the_normalised_merged_map():
+    head = PuzzleCAMHead(
+        in_channels=4,
+        num_classes=2,
+        loss_re=dict(type='PuzzleReconstructionLoss', re_level='cam'))
+    losses = head.loss_puzzle(A, A_RE, Y, alpha=1.0)
+    # relu + max-normalise A_re per (b, k): (b0,k0) [1,0,3,8]/8 -> mean
+    # 12/32 = 0.375; (b0,k1) all 0 -> 0; (b1,k0) all 1 -> 1 (max 1, so
+    # 1 / (1 + 1e-5)); (b1,k1) [1,0,0,0] -> 0.25
+    e = 1e-5
+    g = (12 / (8 + e) / 4, 0.0, 1 / (1 + e), 0.25 / (1 + e))
+    l_pcl = (_nls(g[0], 1) + _nls(g[1], 0) + _nls(g[2], 1) +
+             _nls(g[3], 1)) / 4
+    assert losses['loss_pcl'].item() == pytest.approx(l_pcl, rel=1e-6)
+    # L_cls stays on the raw map
+    l_cls = (_nls(2.5, 1) + _nls(5, 0) + _nls(0, 1) + _nls(-0.25, 1)) / 4
+    assert losses['loss_cls'].item() == pytest.approx(l_cls, rel=1e-6)

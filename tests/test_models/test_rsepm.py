@@ -547,6 +547,31 @@ def test_predict_with_crf_uses_the_original_image():
         assert ds.cam_keys.tolist() == keys.tolist()
 
 
+def test_crf_image_denormalisation_round_or_truncate():
+    """The CRF image: 'round' restores the uint8 image exactly, 'truncate'
+    (the official Denormalize) floors the denormalised floats."""
+    from mmseg.structures import SegDataSample
+    model = _build(test_cfg=dict(crf_denorm='truncate'))
+    img = torch.arange(256, dtype=torch.uint8).view(1, 1, 256).expand(
+        3, 1, 256).contiguous()  # every value, in every channel
+    x = model.data_preprocessor(dict(inputs=[img]), False)['inputs']
+    ds = SegDataSample(metainfo=dict(ori_shape=(1, 256)))
+    # the float round trip: v -> (v - m) / s -> * s + m, per channel
+    mean = torch.tensor(MEAN).view(3, 1, 1)
+    std = torch.tensor(STD).view(3, 1, 1)
+    back = (x[0] * std + mean)  # (3, 1, 4) float32, RGB order
+    want = back.clamp(0, 255).trunc().byte().permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(model._image_u8(x, ds, 0), want)
+    orig = img.flip(0).permute(1, 2, 0).numpy()
+    assert (want <= orig).all() and (want < orig).any()
+    model.test_cfg['crf_denorm'] = 'round'
+    np.testing.assert_array_equal(
+        model._image_u8(x, ds, 0),
+        img.flip(0).permute(1, 2, 0).numpy())  # BGR in, RGB out
+    with pytest.raises(ValueError, match='crf_denorm'):
+        _build(test_cfg=dict(crf_denorm='floor'))
+
+
 def test_extract_cam_and_forward_shapes():
     model = _build().eval()
     x = _inputs(size=48)

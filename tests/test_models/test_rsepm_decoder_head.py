@@ -12,15 +12,15 @@ from mmseg.structures import SegDataSample
 from mmwsss.models.heads import RSEPMDecoderHead
 
 
-def _spec_param_count(c5=2048, c2=256, ch=256, low=48, ncls=21):
-    """Parameters of the §1 architecture, counted from the spec."""
+def _spec_param_count(c5=2048, c2=256, ch=256, low=256, ncls=21):
+    """Parameters of the official RS+EPM decoder, counted by hand."""
     bn = 2 * ch  # BN gamma + beta
     aspp = (c5 * ch + bn)  # 1x1 branch
     aspp += 3 * (c5 * ch * 9 + bn)  # 3x3 d6/d12/d18
     aspp += c5 * ch + bn  # image pooling 1x1
     aspp += 5 * ch * ch + bn  # 1280 -> 256 1x1
-    dec = c2 * low + 2 * low  # C2 -> 48
-    dec += (ch + low) * ch * 9 + bn  # 304 -> 256 3x3
+    dec = c2 * low + 2 * low  # C2 -> 256 (the official low-level width)
+    dec += (ch + low) * ch * 9 + bn  # 512 -> 256 3x3
     dec += ch * ch * 9 + bn  # 256 -> 256 3x3
     dec += ch * ncls * 9  # classifier 3x3, no bias
     return aspp + dec
@@ -35,7 +35,7 @@ def test_official_architecture_parameter_count_and_layers():
     assert head.conv_seg.bias is None
     assert head.aspp_bottleneck.conv.in_channels == 1280
     assert head.aspp_bottleneck.conv.kernel_size == (1, 1)
-    assert head.decoder_conv1.conv.in_channels == 304
+    assert head.decoder_conv1.conv.in_channels == 512
     # dropouts 0.5 (ASPP), 0.5 (decoder), 0.1 (classifier)
     assert isinstance(head.aspp_dropout, nn.Dropout)
     assert head.aspp_dropout.p == 0.5 and head.decoder_dropout.p == 0.5

@@ -69,3 +69,37 @@ def test_crf_post_processing_follows_edges(tmp_path):
     with pytest.raises(ValueError, match='size'):
         _tta(crf=dict(type='DenseCRF', preset='softmax')).merge_preds(
             [_samples([lg[:, :20]], path)])
+
+
+class _RecordingCRF:
+    """Stands in for the CRF: records its input, returns it unchanged."""
+
+    def refine_probs(self, image, probs):
+        self.seen = probs.copy()
+        return probs
+
+
+def test_keep_th_drops_weak_classes_before_the_crf(tmp_path):
+    path = str(tmp_path / 'img.png')
+    cv2.imwrite(path, np.zeros((2, 3, 3), np.uint8))
+    # merged (mean_softmax of one view) probabilities, hand-set: class 2
+    # never reaches 0.05 and is dropped, so the CRF sees classes 0 and 1
+    # only (its unary of class 2 would otherwise pull pixels towards it)
+    probs = torch.tensor([
+        [[0.90, 0.20, 0.50], [0.60, 0.48, 0.03]],
+        [[0.06, 0.77, 0.46], [0.37, 0.48, 0.93]],
+        [[0.04, 0.03, 0.04], [0.03, 0.04, 0.04]],
+    ])
+    crf = _RecordingCRF()
+    tta = _tta(merge='mean_softmax', keep_th=0.05)
+    tta.crf = crf
+    res = tta.merge_preds([_samples([probs.log()], path)])[0]
+    np.testing.assert_allclose(crf.seen, probs[:2].numpy(), rtol=1e-6)
+    assert torch.equal(res.seg_logits.data[2], torch.zeros(2, 3))
+    assert res.pred_sem_seg.data[0].tolist() == [[0, 1, 0], [0, 0, 1]]
+    # without keep_th every class stays (and nothing here differs)
+    all_cls = _tta(merge='mean_softmax').merge_preds(
+        [_samples([probs.log()], path)])[0]
+    assert all_cls.pred_sem_seg.data[0].tolist() == [[0, 1, 0], [0, 0, 1]]
+    with pytest.raises(ValueError, match='keep_th'):
+        _tta(keep_th=1.5)

@@ -6,6 +6,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
+from mmwsss.utils.cam_ops import normalise_cam
 from .cam_head import CAMHead
 
 __all__ = ['PuzzleCAMHead']
@@ -23,6 +24,10 @@ class PuzzleCAMHead(CAMHead):
         L_cls = MLSM(mean_hw(A), y)            # loss_cls
         L_pcl = MLSM(mean_hw(A_re), y)         # loss_pcl (use_pcl)
         L_re  = reconstruction(A, A_re, y)     # loss_re = alpha * L_re
+
+    With ``loss_re.re_level='cam'`` the official code computes L_pcl on the
+    max-normalised merged map, ``MLSM(mean_hw(norm(A_re)), y)``, and so does
+    this head [code].
 
     Args:
         loss_pcl (dict): Classification loss on the merged map. Defaults
@@ -74,8 +79,11 @@ class PuzzleCAMHead(CAMHead):
         logits = cam.float().mean(dim=(2, 3))
         losses = self.loss_by_logits(logits, labels)
         if self.use_pcl:
+            pcl_map = cam_re.float()
+            if getattr(self.loss_re, 're_level', 'feature') == 'cam':
+                pcl_map = normalise_cam(pcl_map)
             losses[self.loss_pcl.loss_name] = self.loss_pcl(
-                cam_re.float().mean(dim=(2, 3)), labels)
+                pcl_map.mean(dim=(2, 3)), labels)
         re = self.loss_re(cam, cam_re, labels)
         losses[self.loss_re.loss_name] = float(alpha) * re
         with torch.no_grad():

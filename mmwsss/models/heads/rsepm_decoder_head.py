@@ -29,8 +29,8 @@ class RSEPMDecoderHead(BaseDecodeHead):
         ASPP(C5): 1x1 | 3x3 d6 | 3x3 d12 | 3x3 d18 | GAP -> 1x1 -> upsample
                   every branch conv(no bias)-BN-ReLU, 256 ch
                   concat (1280) -> 1x1 256 conv-BN-ReLU -> Dropout 0.5
-        C2 -> 1x1 48 conv-BN-ReLU
-        concat(bilinear(ASPP, size(C2)), C2') (304)
+        C2 -> 1x1 256 conv-BN-ReLU (the official decoder's low-level width)
+        concat(bilinear(ASPP, size(C2)), C2') (512)
           -> 3x3 256 conv-BN-ReLU -> Dropout 0.5
           -> 3x3 256 conv-BN-ReLU -> Dropout 0.1
           -> 3x3 conv to num_classes (= K + 1), no bias      (stride 4)
@@ -55,8 +55,9 @@ class RSEPMDecoderHead(BaseDecodeHead):
             Defaults to ``(1, 6, 12, 18)`` [code].
         c1_in_channels (int): Channels of the low-level input (C2).
             Defaults to 256.
-        c1_channels (int): Low-level projection width. Defaults to 48
-            [code].
+        c1_channels (int): Low-level projection width. Defaults to 256
+            [code] (48 is the DeepLabV3+ textbook value, not the official
+            RS+EPM decoder's).
         c1_index (int): Index of the low-level feature in the backbone
             outputs. Defaults to 0.
         aspp_dropout_ratio (float): Dropout after the ASPP bottleneck.
@@ -81,7 +82,7 @@ class RSEPMDecoderHead(BaseDecodeHead):
                  channels: int = 256,
                  dilations: Sequence[int] = (1, 6, 12, 18),
                  c1_in_channels: int = 256,
-                 c1_channels: int = 48,
+                 c1_channels: int = 256,
                  c1_index: int = 0,
                  aspp_dropout_ratio: float = 0.5,
                  decoder_dropout_ratio: float = 0.5,

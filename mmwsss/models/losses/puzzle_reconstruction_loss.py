@@ -38,9 +38,10 @@ def puzzle_reconstruction_loss(cam: Tensor,
             difference.
         re_mask (str): ``'masking'`` (mask by y, mean over all elements),
             ``'selection'`` (per image: mean over its present classes and
-            the h*w cells, then mean over the batch; an image without
-            present classes contributes 0) or ``'none'`` (mean over all
-            elements, no mask).
+            the h*w cells, then mean over the batch; every image needs a
+            present class: the official result of an image without one is
+            NaN, here a ``ValueError`` naming the option) or ``'none'`` (mean
+            over all elements, no mask).
 
     Returns:
         Tensor: Scalar loss (float32).
@@ -66,9 +67,16 @@ def puzzle_reconstruction_loss(cam: Tensor,
     if re_mask == 'masking':
         return masked.mean()
     # 'selection': mean over the present classes of each image
+    count = labels.sum(dim=1)
+    if bool((count <= 0).any()):
+        empty = (count <= 0).nonzero()[:, 0].tolist()
+        raise ValueError(
+            f"re_mask='selection' averages over the present classes of each "
+            f'image, but image(s) {empty} of the batch have none (the '
+            f"official result is NaN); use re_mask='masking' or keep images "
+            f'without labels out of the Puzzle-CAM training set.')
     h, w = err.shape[-2:]
-    per_image = masked.flatten(1).sum(dim=1) / (
-        labels.sum(dim=1).clamp(min=1) * h * w)
+    per_image = masked.flatten(1).sum(dim=1) / (count * h * w)
     return per_image.mean()
 
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    'prob_to_uint8', 'masked_median', 'median_threshold',
+    'prob_to_uint8', 'masked_median', 'median_cut', 'median_threshold',
     'median_canny_thresholds', 'canny_edges', 'batch_canny_edges',
     'tv_edge_strength', 'tv_edges', 'component_fill', 'batch_component_fill'
 ]
@@ -71,28 +71,36 @@ def masked_median(values: Tensor, min_value: float) -> Tensor:
     return torch.nanquantile(flat, 0.5, dim=1)
 
 
+def median_cut(min_ratio: float) -> int:
+    """The integer lower cut of the median set: ``int(min_ratio·255)``
+    (25 for 0.10), compared with ``>=`` on the u8 values [code]."""
+    return int(min_ratio * 255)
+
+
 def median_threshold(values_u8: Tensor,
                      sigma: float = 0.25,
                      min_ratio: float = 0.10) -> Tensor:
-    """Helper (ii): ``min(255, (1 + σ)·median{v >= min_ratio·255})``.
+    """Helper (ii): ``int(min(255, (1 + σ)·median{v >= int(min_ratio·255)}))``.
 
-    Binarising with it means ``v > threshold`` (the ``cv2.threshold``
-    ``THRESH_BINARY`` rule) [inferred]. When no value reaches
-    ``min_ratio·255`` the threshold is 255, i.e. nothing is selected
-    [inferred].
+    Exactly as the official helper [code]: the median set keeps the u8
+    values ``v >= 25`` (an integer compare), the threshold is truncated to
+    an integer, and binarising with it means ``v >= threshold``. When no
+    value reaches the cut the threshold is 255 (every value is then below
+    25, so nothing is selected) [inferred: the official helper fails on an
+    empty set].
 
     Args:
         values_u8 (Tensor): ``(N, ...)`` uint8 (or float on the 0..255
             scale) values, one sample set per row.
         sigma (float): σ. Defaults to 0.25 [code].
-        min_ratio (float): Values below ``min_ratio·255`` are ignored by
-            the median. Defaults to 0.10 [code].
+        min_ratio (float): Values below ``int(min_ratio·255)`` are ignored
+            by the median. Defaults to 0.10 [code].
 
     Returns:
-        Tensor: ``(N,)`` float32 thresholds on the 0..255 scale.
+        Tensor: ``(N,)`` float32 integer-valued thresholds on 0..255.
     """
-    med = masked_median(values_u8, min_ratio * 255.0)
-    th = ((1.0 + sigma) * med).clamp(max=255.0)
+    med = masked_median(values_u8, median_cut(min_ratio))
+    th = ((1.0 + sigma) * med).clamp(max=255.0).floor()
     return torch.nan_to_num(th, nan=255.0)
 
 
@@ -101,7 +109,7 @@ def median_canny_thresholds(values_u8: Tensor,
                             min_ratio: float = 0.10) -> Tuple[Tensor, Tensor]:
     """Median ("auto-Canny") thresholds ``(1 ∓ σ)·v``.
 
-    ``v`` is the median of the values ``>= min_ratio·255``
+    ``v`` is the median of the values ``>= int(min_ratio·255)``
     (``ep_canny_th='median'``); ``lo = max(0, (1 - σ)·v)``, ``hi = min(255,
     (1 + σ)·v)``.
 
@@ -114,7 +122,7 @@ def median_canny_thresholds(values_u8: Tensor,
         tuple[Tensor, Tensor]: ``(lo, hi)``, each ``(N,)`` float32, NaN
         where the median set is empty.
     """
-    med = masked_median(values_u8, min_ratio * 255.0)
+    med = masked_median(values_u8, median_cut(min_ratio))
     lo = ((1.0 - sigma) * med).clamp(min=0.0)
     hi = ((1.0 + sigma) * med).clamp(max=255.0)
     return lo, hi
@@ -247,7 +255,7 @@ def tv_edges(maps: Tensor,
              min_ratio: float = 0.10) -> Tensor:
     """``'tv'`` edges: :func:`tv_edge_strength` binarised by helper (ii).
 
-    ``edge = u8(255·strength) > median_threshold(u8(255·strength))`` per
+    ``edge = u8(255·strength) >= median_threshold(u8(255·strength))`` per
     image.
 
     Args:
@@ -260,7 +268,7 @@ def tv_edges(maps: Tensor,
     """
     strength = prob_to_uint8(tv_edge_strength(maps))
     th = median_threshold(strength, sigma=sigma, min_ratio=min_ratio)
-    return strength.float() > th[:, None, None]
+    return strength.float() >= th[:, None, None]
 
 
 def component_fill(labels: np.ndarray,

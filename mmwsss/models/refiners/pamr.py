@@ -27,10 +27,13 @@ gradient is [inferred] (spec §3 "Settings").
 
 Implementation: all window samples are shifted slices of one replicate-
 padded tensor (padding by the largest dilation reads the same clamped
-coordinates as padding by each ``d``). The std is a two-pass mean /
-squared-deviation sum and the logits are accumulated channel by channel,
-so the largest buffer is the ``(B, 8·|dilations|, h, w)`` affinity (for the
-default 48 neighbours at 128x128 and B = 16: 50 MiB in fp32). Each
+coordinates as padding by each ``d``). The std is ``torch.std`` of the
+stacked samples of one channel at a time (as the official code, whose
+rounding decides the weights on a flat window) and the logits are
+accumulated channel by channel, so the largest buffers are the
+``(B, 9·|dilations|, h, w)`` samples of a channel and the
+``(B, 8·|dilations|, h, w)`` affinity (for the default 48 neighbours at
+128x128 and B = 16: 57 and 50 MiB in fp32). Each
 propagation step is ``8·|dilations|`` fused multiply-adds of ``(B, M, h,
 w)`` slices. The affinity is computed in ``float32`` (``float64`` when
 the image is ``float64``).
@@ -137,18 +140,20 @@ class PAMR(nn.Module):
                 image, size=tuple(size), mode='bilinear', align_corners=False)
         h, w = image.shape[-2:]
         xp, p = self._padded_views(image)
-        # window samples: the centre once per dilation + 8 neighbours each
         offsets = self.neighbour_offsets()
-        num_samples = 9 * len(self.dilations)
-        # unbiased std over the samples, two passes
-        mean = image * len(self.dilations)
-        for dy, dx in offsets:
-            mean.add_(self._view(xp, p, dy, dx, h, w))
-        mean.div_(num_samples)
-        sq = (image - mean).square_() * len(self.dilations)
-        for dy, dx in offsets:
-            sq.add_((self._view(xp, p, dy, dx, h, w) - mean).square_())
-        std = sq.div_(num_samples - 1).sqrt_()
+        # unbiased std over the samples with torch.std, as the official
+        # code: on a (nearly) flat window its rounding decides the weights
+        # (a two-pass sum gives other ~1e-8 stds there); one channel at a
+        # time, so the largest extra buffer is (B, 9·|dilations|, h, w)
+        # (the official order: per dilation its 3x3 window, row-major)
+        window = [(d * dy, d * dx) for d in self.dilations for dy in (-1, 0, 1)
+                  for dx in (-1, 0, 1)]
+        std = torch.empty_like(image)
+        for c in range(image.shape[1]):
+            samples = [
+                self._view(xp, p, dy, dx, h, w)[:, c] for dy, dx in window
+            ]
+            std[:, c] = torch.stack(samples, dim=1).std(dim=1)
         # 1 / (σ·std_c + eps) / C: the channel mean of -dist / (σ·std + eps)
         inv = (std.mul_(self.sigma).add_(self.eps)).reciprocal_()
         inv = inv.div_(image.shape[1])

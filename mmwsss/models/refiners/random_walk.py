@@ -318,7 +318,13 @@ def random_walk(
             :func:`random_walk_weights` of ``edge`` (in ``compute_dtype``).
         compute_dtype (torch.dtype, optional): dtype of the weights and the
             propagation; None uses the dtype of ``cam``. Defaults to
-            ``torch.float64``.
+            ``torch.float64``. Error bound of ``torch.float32`` (halves the
+            memory traffic): after the global-max normalisation it is
+            within 3e-4 of a float64 reference (measured 0.9e-4 to 1.9e-4
+            on 32x32 maps with the defaults; the official dense float32
+            squarings are 0.4e-4 to 0.7e-4 off), which exceeds a 1e-4
+            tolerance; the argmax labels agreed on every pixel measured.
+            The float64 default is within 1e-9 (relative).
 
     Returns:
         Tensor: ``(B, K, h, w)`` in the dtype of ``cam``.

@@ -15,6 +15,7 @@ from mmseg.utils import (ConfigType, OptConfigType, OptMultiConfig,
 from torch import Tensor
 
 from mmwsss.utils.cam_ops import cam_keys, normalise_cam, scaled_size
+from mmwsss.utils.checks import check_choices
 from ..heads.cam_head import CAMHead, stack_img_labels
 
 __all__ = ['RSEPM']
@@ -34,6 +35,7 @@ DEFAULT_TEST_CFG = dict(
     bg_gamma=2.0,
     use_gt_labels=False,
     crf=None,
+    crf_denorm='round',
     with_cam=True,
     input_resize='bilinear',
     logit_resize='nearest',
@@ -126,7 +128,11 @@ class RSEPM(BaseSegmentor):
     present classes from mean sigma(z) >= conf_th; True uses
     ``gt_img_labels`` when the samples have them), ``crf`` (None or a
     :class:`DenseCRF` config, e.g. ``dict(type='DenseCRF',
-    preset='rsepm')``), ``with_cam`` (True: ``pred_cam`` / ``cam_keys``
+    preset='rsepm')``), ``crf_denorm`` (the uint8 CRF image from the
+    denormalised input: ``'round'``, the default, restores the original
+    image exactly; ``'truncate'`` is what the official ``Denormalize``
+    does, about half the values end 1 below the original), ``with_cam``
+    (True: ``pred_cam`` / ``cam_keys``
     for the CAM metric), ``input_resize`` ('bilinear', scaled inputs) and
     ``logit_resize`` ('nearest', S to the input size and the softmax to
     H x W) [code].
@@ -219,6 +225,8 @@ class RSEPM(BaseSegmentor):
                 f'{self.train_cfg["cls_phase_decoder"]!r}')
         self.test_cfg = copy.deepcopy(DEFAULT_TEST_CFG)
         self.test_cfg.update(test_cfg or {})
+        check_choices(
+            crf_denorm=(self.test_cfg['crf_denorm'], ('round', 'truncate')))
         self._crf = None
         self.phase = 'cls'
         self.set_phase(phase)
@@ -567,7 +575,9 @@ class RSEPM(BaseSegmentor):
                 x = x.flip(dims=dims)
             if 'ori_shape' in meta:
                 x = _resize(x, meta['ori_shape'][:2], 'bilinear')
-        img = x[0].round().clamp(0, 255).byte().permute(1, 2, 0)
+        x = x[0].clamp(0, 255)
+        x = x.round() if self.test_cfg['crf_denorm'] == 'round' else x.trunc()
+        img = x.byte().permute(1, 2, 0)
         return np.ascontiguousarray(img.cpu().numpy())
 
     def predict(self,

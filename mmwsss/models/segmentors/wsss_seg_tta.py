@@ -9,6 +9,8 @@ from mmseg.models.segmentors.seg_tta import SegTTAModel
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, SampleList
 
+from mmwsss.utils.checks import check_choices
+
 __all__ = ['WSSSSegTTAModel']
 
 MERGE_MODES = ('mean_softmax', 'logit_sum')
@@ -32,6 +34,13 @@ class WSSSSegTTAModel(SegTTAModel):
     prediction is the argmax of the CRF marginals. The CRF runs on all
     ``C`` classes (the present classes of a test image are unknown).
 
+    With ``keep_th`` (RS+EPM's multi-stage test: 0.05) only the classes
+    whose merged probability reaches ``keep_th`` somewhere in the image
+    (background included) are kept: the CRF runs on their probabilities
+    (not renormalised) and the prediction is the argmax over them; the
+    other classes get probability 0 in ``seg_logits`` [code]. If no class
+    reaches it, the class with the highest probability is kept.
+
     Used through ``tools/test.py --tta`` (``tta_model`` / ``tta_pipeline``
     of the config); a single-scale CRF-only test is a ``tta_pipeline`` with
     one scale and no flip.
@@ -41,6 +50,8 @@ class WSSSSegTTAModel(SegTTAModel):
         merge (str): ``'mean_softmax'`` or ``'logit_sum'``.
             Defaults to 'logit_sum'.
         crf (dict, optional): Refiner config (:class:`DenseCRF`), or None.
+        keep_th (float, optional): Keep only the classes with a merged
+            probability >= ``keep_th`` (in [0, 1]). Defaults to None (all).
         data_preprocessor (dict, optional): See ``BaseTTAModel``.
     """
 
@@ -48,12 +59,14 @@ class WSSSSegTTAModel(SegTTAModel):
                  module: ConfigType,
                  merge: str = 'logit_sum',
                  crf: Optional[ConfigType] = None,
+                 keep_th: Optional[float] = None,
                  data_preprocessor: Optional[ConfigType] = None) -> None:
         super().__init__(module=module, data_preprocessor=data_preprocessor)
-        if merge not in MERGE_MODES:
-            raise ValueError(f'merge must be one of {MERGE_MODES}, got '
-                             f'{merge!r}.')
+        check_choices(merge=(merge, MERGE_MODES))
+        if keep_th is not None and not 0.0 <= float(keep_th) <= 1.0:
+            raise ValueError(f'keep_th must be in [0, 1], got {keep_th}.')
         self.merge = merge
+        self.keep_th = keep_th
         self.crf = MODELS.build(crf) if isinstance(crf, dict) else crf
 
     def _merge_probs(self, data_samples: SampleList) -> torch.Tensor:
@@ -76,6 +89,24 @@ class WSSSSegTTAModel(SegTTAModel):
         q = self.crf.refine_probs(image, probs.detach().cpu().numpy())
         return torch.from_numpy(np.ascontiguousarray(q)).to(probs.device)
 
+    def _classify(self, probs: torch.Tensor, img_path: str):
+        """(probabilities or CRF marginals, argmax labels) of the kept
+        classes (all, without ``keep_th``)."""
+        keep = torch.ones(probs.shape[0], dtype=torch.bool,
+                          device=probs.device)
+        if self.keep_th is not None:
+            peak = probs.flatten(1).amax(dim=1)
+            keep = peak >= self.keep_th
+            if not bool(keep.any()):
+                keep[peak.argmax()] = True
+        keys = keep.nonzero(as_tuple=True)[0]
+        sub = probs[keys]
+        if self.crf is not None:
+            sub = self._crf(sub, img_path)
+        full = torch.zeros_like(probs)
+        full[keys] = sub.to(full)
+        return full, keys[sub.argmax(dim=0)]
+
     def merge_preds(self, data_samples_list: List[SampleList]) -> SampleList:
         """Merge the augmented predictions of every image.
 
@@ -96,9 +127,7 @@ class WSSSSegTTAModel(SegTTAModel):
                     probs
                     > self.module.decode_head.threshold).to(probs).squeeze(0)
             else:
-                if self.crf is not None:
-                    probs = self._crf(probs, first.img_path)
-                pred = probs.argmax(dim=0)
+                probs, pred = self._classify(probs, first.img_path)
             out = data_samples[-1]
             out.set_data({
                 'seg_logits':
