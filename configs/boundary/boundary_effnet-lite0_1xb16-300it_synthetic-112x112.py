@@ -14,8 +14,8 @@ _base_ = [
 max_iters = 300
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
-    # RW steps 2**4 = 16 instead of the spec's 2**8 = 256 [inferred]: the
-    # spec's count suits VOC maps (~125x94 cells at stride 4); a 28x28 map is
+    # RW steps 2**4 = 16 instead of the official 2**8 = 256 [inferred]: the
+    # official count suits VOC maps (~125x94 cells at stride 4); a 28x28 map is
     # crossed many times by 256 steps and any gap in an outline lets object
     # and background mix (measured on this set with the same boundary net:
     # RW sweep mIoU 53.9 % at exp_times 8 vs 72.2 % at 4, CAM 63.5 %).

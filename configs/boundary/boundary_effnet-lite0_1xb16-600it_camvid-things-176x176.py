@@ -4,8 +4,8 @@
 # labels: <repo>/work_dirs/pipeline_camvid/aff_labels. Single group,
 # 'momentum' preset (mu 0.9, lr 0.01, wd 1e-4; like the CAM benchmark
 # config), 600 iterations x batch 16 (~6.5 epochs of 1,468 tiles). Edge
-# inference pads to 256 (the tiles are 240x180; the spec pads VOC images to
-# 512) [inferred].
+# inference pads to 256 (the tiles are 240x180; the official code pads VOC
+# images to 512) [inferred].
 _base_ = [
     '../_base_/models/boundary_net_effnet-lite0.py',
     '../_base_/datasets/camvid_things_affinity.py',
@@ -16,7 +16,7 @@ _base_ = [
 max_iters = 600
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
-    # RW steps 2**6 = 64 instead of the spec's 2**8 = 256 [inferred]: the
+    # RW steps 2**6 = 64 instead of the official 2**8 = 256 [inferred]: the
     # step count scaled by the map area (60x45 cells vs ~125x94 on VOC:
     # 256 * 2700 / 11750 = 59); see the synthetic config for the measurement.
     test_cfg=dict(edge_pad_size=256, rw_exp_times=6))

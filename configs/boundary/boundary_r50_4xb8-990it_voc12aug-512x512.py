@@ -1,5 +1,5 @@
-# Boundary network ("AffinityNet" of Puzzle-CAM; IRN class-boundary branch,
-# spec pseudo_labels.md §3) on PASCAL VOC 2012 aug with the affinity labels
+# Boundary network ("AffinityNet" of Puzzle-CAM; IRN class-boundary branch)
+# on PASCAL VOC 2012 aug with the affinity labels
 # of tools/pseudo_labels/make_affinity_labels.py (data_root/aff_labels).
 # Backbone: ResNet-50 OS16 (layer4 stride 1, no dilation), torchvision
 # ImageNet weights (NOT the CAM classifier), fully frozen (eval mode,
@@ -9,7 +9,7 @@
 # flip, poly 0.9 per iteration, ONE parameter group (the edge head) with
 # lr 0.1 and wd 1e-4 on all its parameters, nesterov.
 # OPTIMISER PRESET 'official': the official PolyOptimizer momentum quirk
-# gives an effective momentum of 1e-4 (= wd; spec README §4.2). Variant:
+# gives an effective momentum of 1e-4 (= wd). Variant:
 # *_momentum.py (mu 0.9, lr 0.01) [inferred].
 # Random-walk parameters used by tools/pseudo_labels/random_walk.py:
 # model.test_cfg (radius 5, beta 10, exp_times 8; edge padding 512 + flip).

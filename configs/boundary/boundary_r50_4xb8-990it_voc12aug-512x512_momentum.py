@@ -1,5 +1,5 @@
 # Boundary network, ResNet-50, VOC 2012 aug: OPTIMISER PRESET 'momentum'
-# (spec pseudo_labels.md §3, README §4.2) [inferred]: SGD momentum 0.9,
+# [inferred]: SGD momentum 0.9,
 # nesterov, lr 0.01 (= official 0.1 x 0.1), single group, wd 1e-4;
 # otherwise identical to boundary_r50_4xb8-990it_voc12aug-512x512.py.
 # UNVERIFIED alternative.

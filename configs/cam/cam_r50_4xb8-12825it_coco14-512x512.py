@@ -2,10 +2,10 @@
 # 2014 (80 foreground classes), folder layout of
 # tools/dataset_converters/coco2014.py (configs/_base_/datasets/
 # coco14_wsss.py).
-# The spec gives NO COCO CAM schedule. [inferred]: the VOC / Puzzle-CAM
+# The papers give NO COCO CAM schedule. [inferred]: the VOC / Puzzle-CAM
 # classifier recipe (batch 32 = 4 x 8, crop 512, long side U[320, 640] +
 # flip, poly 0.9, lr 0.1, wd 1e-4, groups 1x/2x/10x/20x, 'official'
-# optimiser preset = effective momentum 1e-4 + nesterov, spec README §4.2)
+# optimiser preset = effective momentum 1e-4 + nesterov)
 # for 5 epochs: floor(82,081 / 32) = 2,565 iterations per epoch x 5 =
 # 12,825 iterations. For another reading change max_iters, the PolyLR `end`
 # (= max_iters + 1) and the checkpoint interval together

@@ -1,5 +1,5 @@
 # CAM baseline, ResNet-50 OS16, VOC 2012 aug: OPTIMISER PRESET 'momentum'
-# (spec README §4.2) [inferred]: SGD momentum 0.9, nesterov, lr 0.01
+# [inferred]: SGD momentum 0.9, nesterov, lr 0.01
 # (= official lr 0.1 x 0.1, "effective-step matching"), otherwise identical
 # to cam_r50_4xb8-4950it_voc12aug-512x512.py (batch 32 = 4 x 8, 4,950 iters,
 # crop 512, groups 1x/2x/10x/20x, wd 1e-4).

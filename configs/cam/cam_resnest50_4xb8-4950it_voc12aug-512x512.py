@@ -1,9 +1,9 @@
 # CAM baseline (L_cls only), ResNeSt-50 OS16 (layer4 stride 1, dilation 2,
 # open-mmlab://resnest50 weights), PASCAL VOC 2012 aug.
 # Same recipe as cam_r50_4xb8-4950it_voc12aug-512x512.py: the Puzzle-CAM
-# classifier recipe (puzzle_cam.md §4-5: "every backbone uses the same
+# classifier recipe (official README: "every backbone uses the same
 # hyper-parameters") with the 'official' optimiser preset (effective
-# momentum 1e-4, nesterov, lr 0.1; spec README §4.2).
+# momentum 1e-4, nesterov, lr 0.1).
 # No paper number exists for a ResNeSt-50 *baseline* CAM (the paper reports
 # Puzzle-CAM ResNeSt-50: 57.59 CAM). Not run on this machine.
 _base_ = [

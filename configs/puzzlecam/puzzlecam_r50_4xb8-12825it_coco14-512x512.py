@@ -1,6 +1,6 @@
 # Puzzle-CAM, ResNet-50 OS16 (torchvision weights), MS COCO 2014 (80
 # foreground classes; configs/_base_/datasets/coco14_wsss.py).
-# The spec gives no COCO Puzzle-CAM schedule. [inferred]: the VOC recipe
+# The paper gives no COCO Puzzle-CAM schedule. [inferred]: the VOC recipe
 # (batch 32 = 4 x 8, crop 512, long side U[320, 640] + flip, poly 0.9,
 # lr 0.1, wd 1e-4, groups 1x/2x/10x/20x, 'official' optimiser preset =
 # effective momentum 1e-4 + nesterov, alpha ramp to 4 over the first half)

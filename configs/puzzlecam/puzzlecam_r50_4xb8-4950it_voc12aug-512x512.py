@@ -1,14 +1,14 @@
 # Puzzle-CAM, ResNet-50 OS16 (torchvision weights), PASCAL VOC 2012 aug: the
-# paper recipe (puzzle_cam.md §4) [code]: global batch 32 = 4 GPUs x 8 (BN
+# paper recipe [code]: global batch 32 = 4 GPUs x 8 (BN
 # statistics per GPU; the tile pass sees 32 tiles per GPU), 15 epochs x 330
 # = 4,950 iterations, crop 512 (a multiple of 2 x 16: strict size mode),
 # long side U[320, 640] + flip, poly 0.9 per iteration, lr 0.1, wd 1e-4,
 # groups 1x/2x/10x/20x; L_cls + L_pcl + alpha_t * L_re with alpha ramped
 # linearly to 4 over the first half of the iterations.
 # OPTIMISER PRESET 'official': the official EFFECTIVE optimiser, SGD with
-# momentum 1e-4 (= the weight decay, PolyOptimizer quirk, spec README §4.2)
+# momentum 1e-4 (= the weight decay, PolyOptimizer quirk)
 # and nesterov=True. Variant: the *_momentum.py config (unverified).
-# Reference: VOC train CAM mIoU 51.53 (seed 000 Tables 1-2). Not run on this
+# Reference: VOC train CAM mIoU 51.53 (paper Tables 1-2). Not run on this
 # machine.
 _base_ = [
     '../_base_/models/puzzle_cam.py',

@@ -1,5 +1,5 @@
 # Puzzle-CAM, ResNet-50 OS16, VOC 2012 aug: OPTIMISER PRESET 'momentum'
-# (spec README §4.2) [inferred]: SGD momentum 0.9, nesterov, lr 0.01
+# [inferred]: SGD momentum 0.9, nesterov, lr 0.01
 # (= official lr 0.1 x 0.1, "effective-step matching"); otherwise identical
 # to puzzlecam_r50_4xb8-4950it_voc12aug-512x512.py.
 # UNVERIFIED alternative: the paper's numbers come from the 'official'

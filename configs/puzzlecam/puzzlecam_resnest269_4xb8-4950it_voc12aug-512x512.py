@@ -2,7 +2,7 @@
 # (../_base_/models/backbones/resnest269_mmpretrain.py: `mmpretrain.ResNeSt`,
 # deep stem 128, layer4 stride 1 / dilation 2), PASCAL VOC 2012 aug, the
 # recipe and 'official' optimiser preset of
-# puzzlecam_r50_4xb8-4950it_voc12aug-512x512.py (puzzle_cam.md §5).
+# puzzlecam_r50_4xb8-4950it_voc12aug-512x512.py.
 # WEIGHTS: there are no OpenMMLab ResNeSt-269 weights. Convert the official
 # ResNeSt-269 ImageNet weights to MMPretrain key names and pass them with
 #   --cfg-options model.backbone.init_cfg.type=Pretrained \
@@ -16,7 +16,7 @@
 #       optim_wrapper.dtype=bfloat16
 # (AmpOptimWrapper needs a GPU in MMEngine 0.10). Gradient accumulation
 # changes the BN statistics and is NOT equivalent.
-# Reference: VOC train CAM mIoU 62.45 (seed 000 Table 2). Not run on this
+# Reference: VOC train CAM mIoU 62.45 (paper Table 2). Not run on this
 # machine.
 _base_ = [
     '../_base_/models/puzzle_cam.py',

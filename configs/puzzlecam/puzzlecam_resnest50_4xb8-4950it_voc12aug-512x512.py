@@ -1,9 +1,9 @@
 # Puzzle-CAM, ResNeSt-50 OS16 (layer4 stride 1, dilation 2;
 # open-mmlab://resnest50 weights), PASCAL VOC 2012 aug. "Every backbone
-# uses the same hyper-parameters" (puzzle_cam.md §5) [code]: the recipe and
+# uses the same hyper-parameters" (official README) [code]: the recipe and
 # the 'official' optimiser preset of
 # puzzlecam_r50_4xb8-4950it_voc12aug-512x512.py.
-# Reference: VOC train CAM mIoU 57.59 (seed 000 Table 2). Not run on this
+# Reference: VOC train CAM mIoU 57.59 (paper Table 2). Not run on this
 # machine.
 _base_ = [
     '../_base_/models/puzzle_cam.py',

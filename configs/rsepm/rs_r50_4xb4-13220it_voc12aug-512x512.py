@@ -1,5 +1,5 @@
 # RecurSeed only (no EdgePredictMix), ResNet-50 OS16, VOC 2012 aug: the
-# "Ours single-stage, RS" row of spec rs_epm.md §10 (paper: VOC val 66.5 /
+# "Ours single-stage, RS" row of the paper's main table (VOC val 66.5 /
 # test 67.9; decoder seed on VOC train 70.7). Same model, data, optimiser
 # and schedule reading (b) as ./rsepm_r50_4xb4-13220it_voc12aug-512x512.py; the
 # EPM phase never starts (epm_start_epoch = max_epochs = 20), so the

@@ -1,5 +1,5 @@
 # RS+EPM, ResNet-50 OS16, VOC 2012 aug, with the FAITHFUL decoder
-# (decoder_type='official', spec rs_epm.md §1) [code]: RSEPMDecoderHead =
+# (decoder_type='official') [code]: RSEPMDecoderHead =
 # plain-conv DeepLabV3+ (ASPP 1x1 / 3x3 d6, d12, d18 / image pooling, 256
 # ch, 1x1 bottleneck + Dropout 0.5; C2 -> 256 (the official decoder's
 # low-level width, concat 512); two 3x3 256 convs with Dropout 0.5 / 0.1;

@@ -13,8 +13,8 @@
 # Model: ../_base_/models/rsepm_effnet-lite0.py (feature indices, SCG
 # levels); ASPP rates 1/3/6/9 here [inferred] (the stride-16 map of a 176
 # crop is 11x11; rates 12/18 would only see padding).
-# Test (spec §8): 4 scales x flip + RS+EPM CRF with PREDICTED labels
-# (use_gt_labels=False: camvid val/test carry image labels, the
+# Test (single-stage inference): 4 scales x flip + RS+EPM CRF with PREDICTED
+# labels (use_gt_labels=False: camvid val/test carry image labels, the
 # single-stage number must not use them); the seed export of the benchmark
 # (tools/rsepm/infer_seeds.py) uses GT labels like the CAM baseline's CAMs.
 # data_root: ../shared/data/camvid_things (override like the CAM config).
@@ -56,7 +56,7 @@ custom_hooks = [
         reading='start',
         iters_per_epoch=iters_per_epoch),
 ]
-# spec §8 reports mIoU and FP/FN of the final (CRF) labels: mmseg IoUMetric,
+# the RS+EPM tables report mIoU and FP/FN of the labels: mmseg IoUMetric,
 # the seed sweep on pred_cam (prefix cam/) and FP/FN on pred_sem_seg
 # (CAMSweepMetric 'png' mode, prefix seg/)
 val_evaluator = _base_.val_evaluator + [

@@ -7,8 +7,8 @@
 # from 450. Feature indices and the CPU-sized decoder:
 # ../_base_/models/rsepm_effnet-lite0.py (the stride-16 map of a 112 crop
 # is 7x7, ASPP rates 1/2/3/4 here) [inferred].
-# Test: spec §8 with predicted labels, without CRF (demo speed; add
-# model.test_cfg.crf=dict(type='DenseCRF', preset='rsepm') for the paper's
+# Test: single-stage inference with predicted labels, without CRF (demo speed;
+# add model.test_cfg.crf=dict(type='DenseCRF', preset='rsepm') for the paper's
 # post-processing).
 _base_ = [
     '../_base_/models/rsepm_effnet-lite0.py',
@@ -46,7 +46,7 @@ custom_hooks = [
         reading='start',
         iters_per_epoch=iters_per_epoch),
 ]
-# spec §8 reports mIoU and FP/FN of the final (CRF) labels: mmseg IoUMetric,
+# the RS+EPM tables report mIoU and FP/FN of the labels: mmseg IoUMetric,
 # the seed sweep on pred_cam (prefix cam/) and FP/FN on pred_sem_seg
 # (CAMSweepMetric 'png' mode, prefix seg/)
 val_evaluator = _base_.val_evaluator + [

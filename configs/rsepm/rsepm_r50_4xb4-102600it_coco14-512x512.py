@@ -2,12 +2,12 @@
 # classes) in the folder layout of tools/dataset_converters/coco2014.py
 # (../_base_/datasets/coco14_wsss.py: train = train2014, val / test =
 # val2014 with GT / predicted image labels).
-# [inferred] The spec gives no COCO schedule: the VOC recipe of
+# [inferred] The paper gives no COCO schedule: the VOC recipe of
 # ./rsepm_r50_4xb4-13220it_voc12aug-512x512.py (batch 16 = 4 x 4, crop 512,
 # long side U[320, 640] + flip + colour jitter, SGD 0.9 / lr 0.01 / wd
 # 1e-4, poly 0.9) with the same 20 epochs: floor(82,081 / 16) = 5,130
 # iterations per epoch, 102,600 iterations; phases at epochs 5 / 15
-# (reading (b)). Paper (seed 001): COCO val 42.2 mIoU (RS+EPM), 40.0 (RS).
+# (reading (b)). Paper: COCO val 42.2 mIoU (RS+EPM), 40.0 (RS).
 # The final val loop runs the multi-scale x flip + CRF test over the 40,137
 # val2014 images. Not run on this machine.
 _base_ = ['./rsepm_r50_4xb4-13220it_voc12aug-512x512.py']

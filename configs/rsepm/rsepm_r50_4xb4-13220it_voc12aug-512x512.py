@@ -1,11 +1,11 @@
 # RS+EPM (RecurSeed + EdgePredictMix), single stage, ResNet-50 OS16
 # (torchvision weights, layer4 stride 1, no dilation), PASCAL VOC 2012 aug.
-# Spec rs_epm.md; model keys and their tags: ../_base_/models/rsepm.py,
+# Model keys and their tags: ../_base_/models/rsepm.py,
 # every [inferred] key with its default: README.md of this folder.
 #
-# Recipe (spec §7; the official training code was never released, so the
-# whole recipe is [inferred] except the loss weights / CF thresholds [code]):
-# - global batch 16 = 4 GPUs x 4 (BN statistics per GPU, spec README §5),
+# Recipe (the official training code was never released, so the whole recipe is
+# [inferred] except the loss weights / CF thresholds [code]):
+# - global batch 16 = 4 GPUs x 4 (BN statistics per GPU),
 #   crop 512 (RandomContainerCrop + `valid`), long side U[320, 640]
 #   (bicubic), hflip, colour jitter (0.3, 0.3, 0.3, 0.1) (see `color_jitter`
 #   below), ImageNet normalisation;
@@ -14,20 +14,19 @@
 # - SGD momentum 0.9, nesterov False, lr 0.01, wd 1e-4 (0 on biases),
 #   parameter groups 1x / 2x / 10x / 20x (backbone w / b, new w / b).
 #   RS+EPM's optimiser wrapper passes the momentum correctly (no
-#   PolyOptimizer quirk, spec README §4.2), so this conventional SGD is the
-#   recipe itself; it is named preset 'momentum' (lr sweep {0.005, 0.01} if
-#   unstable);
+#   PolyOptimizer quirk), so this conventional SGD is the recipe itself; it
+#   is named preset 'momentum' (lr sweep {0.005, 0.01} if unstable);
 # - phases (RSEPMPhaseHook, schedule reading (b) "start epochs",
 #   recommended): L_cls only for epochs [0, 5), + RecurSeed losses from
 #   epoch 5 (iter 3,305), + EdgePredictMix from epoch 15 (iter 9,915).
 #   Reading (a): the *_reading-a.py config.
-# Test (spec §8) [code]: scales 1.0/0.5/1.5/2.0 x flip, mean softmax of the
+# Test [code]: scales 1.0/0.5/1.5/2.0 x flip, mean softmax of the
 # decoder, bg = (1 - max seed)^2, RS+EPM dense CRF (1/3, 67/3/4, 10 it),
 # argmax. val = VOC `train` (1,464 GT masks) with GT image labels (the
 # seed-quality split of the paper); test = VOC `val` without labels
 # (present = mean sigmoid(z) >= 0.34). IoUMetric + CAMSweepMetric (the seed
 # maps as "CAM").
-# Paper (seed 001): VOC val 69.5 / test 70.6 mIoU (single stage, R50,
+# Paper: VOC val 69.5 / test 70.6 mIoU (single stage, R50,
 # MS + CRF); decoder seed on VOC train 75.2 (RS+EPM). Not run on this
 # machine (no GPU, no VOC).
 _base_ = [
@@ -65,8 +64,9 @@ model = dict(
         in_channels=_base_.backbone_channels,
         c1_in_channels=256,
         num_classes=21),
-    # spec §8: GT labels where the samples carry them (val = VOC train),
-    # else mean sigmoid(z) >= conf_th (test = VOC val, label_source none)
+    # present classes: GT labels where the samples carry them (val = VOC
+    # train), else mean sigmoid(z) >= conf_th (test = VOC val, label_source
+    # none)
     test_cfg=dict(
         use_gt_labels=True,
         crf=dict(_delete_=True, type='DenseCRF', preset='rsepm')))
@@ -100,7 +100,7 @@ custom_hooks = [
 ]
 # lr 0.01 is for the global batch 16 (4 GPUs x 4)
 auto_scale_lr = dict(enable=False, base_batch_size=16)
-# spec §8 reports mIoU and FP/FN of the final (CRF) labels: mmseg IoUMetric,
+# the RS+EPM tables report mIoU and FP/FN of the labels: mmseg IoUMetric,
 # the seed sweep on pred_cam (prefix cam/) and FP/FN on pred_sem_seg
 # (CAMSweepMetric 'png' mode, prefix seg/)
 val_evaluator = _base_.val_evaluator + [

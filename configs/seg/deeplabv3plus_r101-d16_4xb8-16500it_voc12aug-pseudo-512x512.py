@@ -1,4 +1,4 @@
-# Segmentation stage on pseudo labels (spec pseudo_labels.md §6): DeepLabV3+
+# Segmentation stage on pseudo labels (Puzzle-CAM recipe): DeepLabV3+
 # with ResNet-101 (torchvision weights) at OS16 (layer4 stride 1, dilation
 # 2), backbone BN statistics frozen ("fix" mode: norm_eval=True, affine
 # trainable), GN(4) in the head (DepthwiseSeparableASPPHead, see
@@ -13,13 +13,13 @@
 # crop 512, long side U[256, 1024] + flip, poly 0.9 per iteration, lr 0.007,
 # groups 1x / 2x / 10x / 20x, wd 4e-5, nesterov.
 # OPTIMISER PRESET 'official': the PolyOptimizer quirk gives an effective
-# momentum of 4e-5 (= wd; spec README §4.2). Variant *_momentum.py: mu 0.9,
+# momentum of 4e-5 (= wd). Variant *_momentum.py: mu 0.9,
 # lr 7e-4 [inferred, unverified].
-# Test (spec §6): `tools/test.py CONFIG CKPT --tta` = scales 0.5/1/1.5/2
+# Test [code]: `tools/test.py CONFIG CKPT --tta` = scales 0.5/1/1.5/2
 # (bicubic) x flip, logits SUMMED then softmax, softmax-CRF (3/3, 80/13/10,
 # 10 iterations), argmax (tta_model below). Plain `tools/test.py` is the
 # single-scale test without CRF.
-# Reported (seed 000 Table 3, ResNeSt-101): val 66.9, test 67.7.
+# Reported (Puzzle-CAM paper, Table 3, ResNeSt-101): val 66.9, test 67.7.
 # Not run on this machine.
 _base_ = [
     '../_base_/models/deeplabv3plus_gn.py',

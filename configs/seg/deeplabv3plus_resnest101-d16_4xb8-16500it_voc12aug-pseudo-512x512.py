@@ -1,9 +1,9 @@
-# Segmentation stage with the official Puzzle-CAM backbone (spec
-# pseudo_labels.md §6) [code]: DeepLabV3+ ResNeSt-101 OS16 (layer4 stride 1,
-# dilation 2, open-mmlab://resnest101 weights), frozen BN statistics, GN(4)
-# head; recipe and test as the R101 config
+# Segmentation stage with the official Puzzle-CAM backbone [code]:
+# DeepLabV3+ ResNeSt-101 OS16 (layer4 stride 1, dilation 2,
+# open-mmlab://resnest101 weights), frozen BN statistics, GN(4) head; recipe
+# and test as the R101 config
 # (deeplabv3plus_r101-d16_4xb8-16500it_voc12aug-pseudo-512x512.py).
-# Reported (seed 000 Table 3): val 66.9, test 67.7. Not run here.
+# Reported (Puzzle-CAM paper, Table 3): val 66.9, test 67.7. Not run here.
 _base_ = ['./deeplabv3plus_r101-d16_4xb8-16500it_voc12aug-pseudo-512x512.py']
 backbone = dict(
     type='ResNeSt',

@@ -68,7 +68,7 @@ def make_affinity_label(image: np.ndarray,
                         fg_th: float = 0.40,
                         bg_th: float = 0.10,
                         crf=None) -> np.ndarray:
-    """IRN-style affinity label of one image (spec §2).
+    """IRN-style affinity label of one image.
 
     ``fg_conf = keys[labelCRF(argmax([fg_th, hr_cam]))]``, ``bg_conf`` the
     same with ``bg_th``; ``aff = fg_conf``, 255 where ``fg_conf == 0``, and
@@ -106,8 +106,8 @@ def make_pseudo_label(maps: np.ndarray,
                       crf=None) -> np.ndarray:
     """Pseudo label of one image: background threshold + optional CRF.
 
-    Label-unary CRFs refine the hard labels (spec §4: label-CRF, 1
-    iteration for random-walk labels). Softmax-unary CRFs get the scores
+    Label-unary CRFs refine the hard labels (label-CRF, 1 iteration for
+    random-walk labels). Softmax-unary CRFs get the scores
     ``concat([bg_th], maps)`` clipped at 0 and divided by their sum per
     pixel as probabilities [inferred].
 
@@ -269,7 +269,7 @@ def make_affinity_labels(dataset,
                          workers: int = 0,
                          overwrite: bool = False,
                          progress: bool = True) -> Dict[str, int]:
-    """Affinity-label PNGs of a dataset from its CAM files (spec §2).
+    """Affinity-label PNGs of a dataset from its CAM files.
 
     Args:
         dataset: Dataset, dataset config or list of infos (``img_id``,
@@ -316,7 +316,7 @@ def export_pseudo_labels(dataset,
                          workers: int = 0,
                          overwrite: bool = False,
                          progress: bool = True) -> Dict[str, int]:
-    """Pseudo-label PNGs from CAM or random-walk files (spec §4, §5).
+    """Pseudo-label PNGs from CAM or random-walk files.
 
     ``label = keys[argmax(concat([bg_th], maps))]``, then optionally a
     dense CRF, written as uint8 PNG ``<out_dir>/<img_id>.png`` at the
@@ -326,14 +326,14 @@ def export_pseudo_labels(dataset,
         dataset: Dataset, dataset config or list of infos.
         map_dir (str): Folder of ``<img_id>.npz`` (CAM or RW files).
         out_dir (str): Output folder.
-        bg_th (float): Background threshold (0.35 for RW maps, spec §4).
+        bg_th (float): Background threshold (0.35 for RW maps [code]).
         field (str): ``'hr_cam'``, ``'rw'`` or ``'auto'`` (``rw`` if the
             file has it, else ``hr_cam``). Defaults to 'auto'.
         crf (str | dict, optional): CRF preset name (``'label'``,
             ``'softmax'``, ``'rsepm'``, ``'rrm_test'``) or ``DenseCRF``
             kwargs; None for no CRF.
         crf_iters (int, optional): Override the preset's iterations (1 for
-            the final RW labels, spec §4).
+            the final RW labels [code]).
         palette (str, optional): ``'voc'`` or None.
         workers (int): Processes. Defaults to 0 (in process).
         overwrite (bool): Recompute existing files. Defaults to False.

@@ -39,7 +39,7 @@ def parse_voc_xml(xml_path: str,
                   keep_difficult: bool = True) -> List[int]:
     """Present class indices (1..K, sorted) of a VOC XML annotation.
 
-    Follows the Puzzle-CAM label rule (README §2): every ``<object>`` counts,
+    Follows the Puzzle-CAM label rule: every ``<object>`` counts,
     *difficult* ones included, except boxes of zero area. Coordinates are
     truncated to integers and clipped to ``[0, width-1] x [0, height-1]``;
     a box is skipped when ``xmax - xmin == 0`` or ``ymax - ymin == 0`` after
@@ -177,7 +177,7 @@ class VOCAugWSSSDataset(BaseSegDataset):
         with_masks (bool): Whether the split has masks (False for training
             from image labels without the SBD masks, and for ``test``).
             Defaults to True.
-        label_source (str): ``'xml'`` (default, README §2: all objects incl.
+        label_source (str): ``'xml'`` (default, Puzzle-CAM: all objects incl.
             difficult, zero-area boxes skipped), ``'cls_file'``
             (``cls_label_file``), ``'mask'`` (unique mask values 1..20) or
             ``'none'`` (no labels, e.g. the test split).

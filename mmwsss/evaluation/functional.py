@@ -1,6 +1,6 @@
 """Confusion matrices and metrics for CAM / pseudo-label evaluation.
 
-Implements ``cam_and_eval.md`` §2.1 and §3 of the method spec:
+Implements the CAM-to-label rule and the evaluation protocol:
 
 * :func:`sweep_confusion`: ``(T, C, C)`` int64 confusion matrices of a
   max-normalised CAM against a GT mask for a sweep of background thresholds
@@ -232,7 +232,7 @@ def label_confusion(pred: ArrayLike,
 def confusion_to_metrics(conf: ArrayLike,
                          class_names: Optional[Sequence[str]] = None,
                          average: str = 'mean') -> Dict:
-    """IoU / FP / FN metrics from confusion matrices (spec §3, §3.1).
+    """IoU / FP / FN metrics from confusion matrices.
 
     With ``P_c`` = #pred c, ``T_c`` = #gt c, ``TP_c``, ``U_c = T_c + P_c -
     TP_c``: ``IoU_c = TP_c / (U_c + 1e-10)``, ``FP_c = (P_c - TP_c) / U_c``,

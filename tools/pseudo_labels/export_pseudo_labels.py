@@ -1,11 +1,10 @@
 #!/usr/bin/env python
-"""Pseudo-label PNGs from CAM or random-walk files (spec pseudo_labels.md
-§4, §5).
+"""Pseudo-label PNGs from CAM or random-walk files.
 
 ``label = keys[argmax(concat([bg_th], maps))]`` -> optional dense CRF ->
 uint8 PNG ``<out-dir>/<img_id>.png`` at the original size (mode P with the
 VOC palette by default, or ``--palette none`` for mode L). The defaults are
-the final random-walk labels of the spec: ``--bg-th 0.35``, label-CRF with
+the final random-walk labels of Puzzle-CAM: ``--bg-th 0.35``, label-CRF with
 1 iteration. For CAM files pass the best threshold of
 ``tools/cam/eval_cams.py`` and e.g. ``--crf none``.
 
@@ -63,17 +62,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--bg-th',
         type=float,
         default=0.35,
-        help='background threshold (0.35 = spec value for RW maps)')
+        help='background threshold (0.35 = official value for RW maps)')
     parser.add_argument(
         '--crf',
         choices=CRF_CHOICES,
         default='label',
-        help='dense-CRF preset (default label = label-CRF of spec §4)')
+        help='dense-CRF preset (default label = the official label-CRF)')
     parser.add_argument(
         '--crf-iters',
         type=int,
         default=None,
-        help='CRF iterations (default: 1 with --crf label, the spec value '
+        help='CRF iterations (default: 1 with --crf label, the official value '
         'for RW labels; the preset value otherwise)')
     add_png_output_args(parser, 'processes')
     args = parser.parse_args(argv)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Affinity labels (IRN style) from CAM files (spec pseudo_labels.md §2).
+"""Affinity labels (IRN style) from CAM files.
 
 For every image: ``fg = argmax([0.40, hr_cam])`` and ``bg = argmax([0.10,
 hr_cam])``, each refined by the label-CRF (gt_prob 0.7, 3/3, 50/5/10, 10
@@ -38,7 +38,7 @@ from tools.cli_helpers import (add_dataset_args, add_png_output_args,
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Affinity-label PNGs from CAM files (spec §2).')
+        description='Affinity-label PNGs from CAM files (IRN style).')
     parser.add_argument(
         'config', nargs='?', default=None, help='config giving the images')
     parser.add_argument(

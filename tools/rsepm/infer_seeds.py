@@ -4,7 +4,7 @@
 ``RSEPM.predict_seed`` (multi-scale x flip; scales, flip and conf_th
 default to the model's test_cfg): builds the export config (CONFIG +
 ``configs/_base_/export/seeds.py``) and runs it like ``tools/test.py``.
-The seed of spec §8 (bg = (1 - max)^2, no CRF) is ``tools/cam/eval_cams.py
+The single-stage seed (bg = (1 - max)^2, no CRF) is ``tools/cam/eval_cams.py
 ... --thr-start T --thr-end T`` with T = 0.381966
 (``mmwsss.utils.cam_ops.bg_gamma_threshold``). Example::
 

@@ -4,16 +4,16 @@
 #       data/coco2014_wsss --workers 8
 # which gives images/, masks/ (0 bg, 1..80, 255 ignore), classes.txt,
 # labels.json and splits/train.txt (= train2014, 82,081 images) /
-# splits/val.txt (= val2014, 40,137 images) (spec README §2).
+# splits/val.txt (= val2014, 40,137 images).
 #
 # - train: `train` (train2014), image labels from labels.json only
 #   [paper: RS+EPM trains on COCO train].
 # - val: `val` (val2014) with GT masks and GT image labels: CAM quality
-#   monitoring (IoUMetric + CAMSweepMetric 0.05..0.75) [inferred: the spec
-#   gives no COCO CAM-evaluation split; evaluate pseudo labels on `train`
+#   monitoring (IoUMetric + CAMSweepMetric 0.05..0.75) [inferred: the papers
+#   give no COCO CAM-evaluation split; evaluate pseudo labels on `train`
 #   with tools/cam/eval_cams.py --dataset train ... if needed].
 # - test: `val` with label_source='none' (present classes predicted,
-#   sigmoid >= model.test_cfg.conf_th, cam_and_eval.md §2.2 [inferred]).
+#   sigmoid >= model.test_cfg.conf_th [inferred]).
 # Augmentation: the VOC / Puzzle-CAM recipe (long side U[320, 640] bicubic,
 # flip, 512 container crop; voc12_aug_wsss.py) [inferred for COCO].
 # Method configs must set model.data_preprocessor.size = crop_size.

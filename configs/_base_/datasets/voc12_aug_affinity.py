@@ -1,11 +1,11 @@
 # PASCAL VOC 2012 aug with AFFINITY LABELS: training set of the boundary
-# network (spec pseudo_labels.md §3).
+# network (IRN style).
 # - train: `train_aug`; masks = the affinity labels (values 0..20, 255) of
 #   tools/pseudo_labels/make_affinity_labels.py in
 #   data_root/<affinity_label_dir>/<id>.png.
 # - no validation loop (the boundary net is judged by the random-walk
 #   pseudo labels; evaluate those with tools/cam/eval_cams.py).
-# Augmentation (spec §3) [code]: long side U[320, 640] (image bicubic,
+# Augmentation [code]: long side U[320, 640] (image bicubic,
 # label nearest), hflip, normalisation, random 512 crop (label padding 255);
 # the model nearest-resizes the label to the 128x128 edge map.
 dataset_type = 'VOCAugWSSSDataset'

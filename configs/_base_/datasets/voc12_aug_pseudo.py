@@ -1,16 +1,15 @@
-# PASCAL VOC 2012 aug with PSEUDO LABELS: the segmentation stage (spec
-# pseudo_labels.md §5, §6).
+# PASCAL VOC 2012 aug with PSEUDO LABELS: the segmentation stage.
 # - train: `train_aug` (10,582 images); masks = the pseudo-label PNGs of
 #   tools/pseudo_labels/export_pseudo_labels.py in
-#   data_root/<pseudo_label_dir>/<id>.png (spec §5 layout). No image labels
+#   data_root/<pseudo_label_dir>/<id>.png. No image labels
 #   are needed (label_source='none').
 # - val / test: VOC `val` (1,449 images) with the GT SegmentationClass masks;
 #   IoUMetric (mIoU). The VOC `test` split has no public GT (server).
-# Training augmentation (spec §6) [code]: long side U[256, 1024] (aspect
+# Training augmentation [code]: long side U[256, 1024] (aspect
 # kept; image bicubic with Pillow, label nearest), horizontal flip,
 # normalisation (data_preprocessor), random 512 crop with the zero
 # "container" (label padding 255; RandomContainerCrop).
-# Test (spec §6) [code]: `tools/test.py --tta` runs scales 0.5/1/1.5/2
+# Test [code]: `tools/test.py --tta` runs scales 0.5/1/1.5/2
 # (bicubic) x flip; the method config's `tta_model` merges the logits and
 # runs the softmax-CRF (WSSSSegTTAModel).
 dataset_type = 'VOCAugWSSSDataset'

@@ -1,5 +1,4 @@
-# PASCAL VOC 2012 + SBD ("aug") for WSSS from image-level labels
-# (spec README §2, cam_and_eval.md §3, puzzle_cam.md §4).
+# PASCAL VOC 2012 + SBD ("aug") for WSSS from image-level labels.
 #
 # - train: `train_aug` (10,582 images), image labels only (no masks read).
 #   Labels from the XML annotations: every object incl. *difficult*, boxes
@@ -7,20 +6,19 @@
 #   label_source='cls_file' (cls_labels.json / .npy) or 'mask'
 #   (SegmentationClassAug, needs with_masks=True or the masks on disk).
 # - val: VOC `train` (1,464 images with SegmentationClass GT) = the CAM
-#   evaluation split of the papers (cam_and_eval.md §3), GT image labels.
+#   evaluation split of the papers, GT image labels.
 #   Metrics: IoUMetric (CAM + constant bg threshold test_cfg.bg_threshold)
 #   and CAMSweepMetric (thresholds 0.05..0.75, step 0.05). NOTE: this val
 #   loop is the single-scale *monitoring* CAM of CAMClassifier.predict; the
 #   reportable "CAM (%)" number is the multi-scale x flip hr_cam of
 #   tools/cam/infer_cams.py + tools/cam/eval_cams.py (configs/cam/README.md).
 #   The last checkpoint is used; selecting checkpoints on this split (the
-#   official trainer does) leaks pixel labels and is off (cam_and_eval §5).
+#   official trainer does) leaks pixel labels and is off [inferred].
 # - test: VOC `val` (1,449 images) with label_source='none': present
-#   classes come from the classifier (sigmoid >= model.test_cfg.conf_th,
-#   cam_and_eval.md §2.2 [inferred]). Use label_source='xml' for GT-label
-#   CAMs on val.
+#   classes come from the classifier (sigmoid >= model.test_cfg.conf_th)
+#   [inferred]. Use label_source='xml' for GT-label CAMs on val.
 #
-# Training augmentation (puzzle_cam.md §4) [code]:
+# Training augmentation (the Puzzle-CAM recipe) [code]:
 #   (1) resize so that the long side is a uniform integer in [320, 640],
 #       aspect kept, bicubic (Pillow, like the official PIL resize): mmcv's
 #       RandomChoiceResize over the 321 square scales (L, L) with
@@ -54,7 +52,7 @@ test_pipeline = [
     dict(type='PackWSSSInputs'),
 ]
 # global batch 32 = 4 GPUs x 8 (BN statistics per GPU like the official
-# DataParallel run, spec README §5); method configs name it `4xb8`.
+# DataParallel run); method configs name it `4xb8`.
 train_dataloader = dict(
     batch_size=8,
     num_workers=4,

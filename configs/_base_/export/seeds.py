@@ -1,5 +1,5 @@
 # RS+EPM seed export: RSEPM.predict_seed (multi-scale x flip softmax of the
-# decoder, present classes max-normalised, spec defaults from the model's
+# decoder, present classes max-normalised, defaults from the model's
 # test_cfg) of a split, written in the CAM-file format (<img_id>.npz with
 # keys, cam = the seed area-resized to stride 4, hr_cam = the seed), so the
 # CAM evaluation and the pseudo-label stages read it unchanged. Add this file

@@ -1,5 +1,5 @@
 # Boundary network ("AffinityNet" of Puzzle-CAM = IRN's class-boundary
-# branch; spec pseudo_labels.md §3) [code]: frozen backbone (ImageNet
+# branch) [code]: frozen backbone (ImageNet
 # weights, NOT the CAM classifier; eval mode, outputs detached) + edge head
 # with per-stage 1x1 branches (GN(4, 32)) fused into a stride-4 edge map.
 # Trained with the affinity loss on radius-10 path-index affinities against
@@ -8,7 +8,7 @@
 # backbones `stem_module` / the head's in_channels and scale_factors).
 # test_cfg: edge inference (pad to 512, flip) and the random-walk parameters
 # read by tools/pseudo_labels/random_walk.py (radius 5, beta 10,
-# exp_times 8; spec §4) [code].
+# exp_times 8) [code].
 data_preprocessor = dict(
     type='SegDataPreProcessor',
     mean=[123.675, 116.28, 103.53],
@@ -20,7 +20,7 @@ model = dict(
     type='BoundaryNet',
     data_preprocessor=data_preprocessor,
     backbone=dict(),  # filled by the method config
-    # S1 = output of the stem max-pool (stride 4), spec README §6
+    # S1 = output of the stem max-pool (stride 4), not an out_indices output
     stem_module='maxpool',
     boundary_head=dict(
         type='BoundaryHead',

@@ -1,5 +1,5 @@
-# DeepLabV3+ for the segmentation stage trained on pseudo labels (spec
-# pseudo_labels.md §6, MMSeg mapping) [inferred]: EncoderDecoder +
+# DeepLabV3+ for the segmentation stage trained on pseudo labels (MMSeg
+# mapping of the Puzzle-CAM DeepLabV3+) [inferred]: EncoderDecoder +
 # DepthwiseSeparableASPPHead (ASPP 1x1 + 3x3 rates 6/12/18 + image pooling,
 # 2048 -> 256; decoder with the layer1 feature 256 -> 48), GN(4) in the
 # head, bilinear upsampling with align_corners=True (Puzzle-CAM DeepLabV3+).

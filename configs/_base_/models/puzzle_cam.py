@@ -1,4 +1,4 @@
-# Puzzle-CAM (spec puzzle_cam.md): the CAM classifier of cam_classifier.py
+# Puzzle-CAM: the CAM classifier of cam_classifier.py
 # trained on the full image and on its 2x2 tiles (second forward through the
 # same backbone + CAM head, merged back), with
 #   L = L_cls + L_pcl + alpha_t * L_re .
@@ -10,7 +10,7 @@
 #       dict(type='CAMVisualizationHook', max_samples=4),
 #       dict(type='PuzzleAlphaHook', alpha_max=_base_.alpha_max,
 #            alpha_ramp=_base_.alpha_ramp)]
-# Spec config keys and defaults (tags from puzzle_cam.md):
+# Config keys and defaults (evidence tags):
 #   num_pieces=4 [code], alpha_max=4.0 [paper], alpha_ramp=0.5 [paper/code],
 #   re_level='feature', re_loss='l1', re_mask='masking', use_pcl=True [code],
 #   puzzle_size_mode='strict' [inferred]: the crop (data_preprocessor.size)

@@ -1,4 +1,4 @@
-# RS+EPM: RecurSeed + EdgePredictMix, single-stage WSSS (spec rs_epm.md).
+# RS+EPM: RecurSeed + EdgePredictMix, single-stage WSSS.
 #   A = CAMHead(C5)                 CAM logits, stride 16; z = GAP(A)
 #   S = decode_head(C2..C5)         K+1 logits, stride 4 (bg = channel 0)
 #   L = L_cls + lambda_rec L_rec + lambda_seg L_seg
@@ -15,7 +15,7 @@
 # Method configs fill `backbone` (C2..C5: out_indices (0, 1, 2, 3)),
 # `cam_head.in_channels` / `num_classes` (K) and the decode head's channels
 # / `num_classes` (K + 1).
-# Evidence tags follow the spec: [code] official repo, [figure] overview
+# Evidence tags: [code] official repo, [figure] overview
 # figure, [inferred] our reconstruction (every [inferred] item is a key).
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -90,7 +90,7 @@ model = dict(
         mode='default',
         bg_gamma=2.0,  # variant (a) only
         ignore_index=255),
-    # EdgePredictMix (spec §6), every key [inferred] unless tagged.
+    # EdgePredictMix, every key [inferred] unless tagged.
     # EP: edge-aware labels M_ep of the decoder prediction
     edge_predict=dict(
         type='EdgePredict',
@@ -144,7 +144,7 @@ model = dict(
         rec_resolution='seed',  # L_rec at stride 4 | 'cam' (stride 16)
         cls_phase_decoder='skip',  # 'zero_loss': DDP without unused params
         seed_stats=True),  # log seed/ep fg and ignore ratios
-    # single-stage inference (spec §8) [code]
+    # single-stage inference [code]
     test_cfg=dict(
         scales=(1.0, 0.5, 1.5, 2.0),
         flip=True,

@@ -1,4 +1,4 @@
-# Iteration-based poly schedule (spec README §4.1) [code]:
+# Iteration-based poly schedule [code]:
 # lr_t = lr_0 * (1 - t / T) ** 0.9, stepped every iteration, t = 0..T-1.
 # MMEngine's PolyLR (by_epoch=False, eta_min=0) scales every param group
 # proportionally (the 1x/2x/10x/20x ratios are kept), but it reaches eta_min
@@ -17,8 +17,8 @@
 #   param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0,
 #                           end=N + 1, by_epoch=False)]
 #   default_hooks = dict(checkpoint=dict(interval=N))
-# Checkpoint: the last one (puzzle_cam.md §4; selecting on VOC train GT is
-# off by default).
+# Checkpoint: the last one [inferred] (selecting on VOC train GT, as the
+# official Puzzle-CAM trainer does, leaks pixel labels and is off).
 _base_ = ['./iter_runtime_hooks.py']
 max_iters = 4950
 param_scheduler = [

@@ -1,4 +1,4 @@
-# Optimiser preset 'momentum' (spec README §4.2) [inferred]: a conventional
+# Optimiser preset 'momentum' [inferred]: a conventional
 # SGD with momentum 0.9 and lr = official lr x 0.1 ("effective-step
 # matching": with momentum mu the steady-state step is lr / (1 - mu)).
 # UNVERIFIED alternative: the papers' numbers were produced with the

@@ -1,5 +1,5 @@
-# Optimiser preset 'official' (spec README §4.1, §4.2; puzzle_cam.md §4)
-# [code]: the Puzzle-CAM classifier's EFFECTIVE official optimiser.
+# Optimiser preset 'official' [code]: the Puzzle-CAM classifier's EFFECTIVE
+# official optimiser.
 # The official PolyOptimizer subclasses torch.optim.SGD and calls
 # SGD(params, lr, weight_decay) positionally, so SGD's third argument
 # `momentum` receives the weight decay: the effective momentum is 1e-4 (= wd),

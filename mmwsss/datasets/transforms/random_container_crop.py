@@ -16,7 +16,7 @@ class RandomContainerCrop(BaseTransform):
     Per axis: when the image is larger than the crop a random window is cut;
     when it is smaller, the whole image is placed at a random offset inside
     a canvas filled with ``img_pad_val`` (the mean colour, i.e. 0 after
-    normalisation) and ``seg_pad_val`` for masks (spec README §2).
+    normalisation) and ``seg_pad_val`` (255) for masks.
     ``results['valid']`` (uint8, 1 on real pixels) is added so that it
     travels with the sample (``PackWSSSInputs`` packs it as ``gt_valid``).
 

@@ -17,9 +17,9 @@ class PuzzleAlphaHook(Hook):
     """Set the model's alpha before every training iteration and log it.
 
     ``alpha_t = min(alpha_max * t / (alpha_ramp * T), alpha_max)`` with
-    ``t = runner.iter`` (0-based) and ``T = runner.max_iters`` (spec
-    ``puzzle_cam.md`` §3: "linearly ramped up to its maximum by half
-    epochs"; computed per iteration like the official code). The value goes
+    ``t = runner.iter`` (0-based) and ``T = runner.max_iters`` (the paper:
+    "linearly ramped up to its maximum by half epochs"; computed per
+    iteration like the official code). The value goes
     to the model through ``set_alpha`` (or the attribute ``attr``) and to
     the message hub as ``train/alpha``, so ``LoggerHook`` prints it with
     the losses. On resume it is recomputed from the restored iteration.

@@ -1,4 +1,4 @@
-"""Training phases of RS+EPM: cls -> rs -> rs_epm (spec ``rs_epm.md`` §7)."""
+"""Training phases of RS+EPM: cls -> rs -> rs_epm."""
 import math
 from typing import Optional, Tuple
 
@@ -25,7 +25,7 @@ class RSEPMPhaseHook(Hook):
     """Switch the RS+EPM phase from the current iteration.
 
     The official experiment tag is ``RS(ep=5, ...) + CM(ep=15, ...)``
-    [code]; the spec gives two readings of the numbers (§7), selected by
+    [code]; the numbers have two readings, selected by
     ``reading`` with the *same* arguments:
 
     - ``'start'`` (reading (b), default): the numbers are start epochs.
@@ -53,7 +53,7 @@ class RSEPMPhaseHook(Hook):
         max_epochs (float): Length of the schedule in epochs; only used to
             check the runner's ``max_iters``. Defaults to 20.
         reading (str): ``'start'`` or ``'duration'``. Defaults to
-            ``'start'`` [inferred, spec §7 recommendation].
+            ``'start'`` [inferred].
         iters_per_epoch (int, optional): Iterations per epoch. None derives
             it from the train dataloader: ``len(runner.train_dataloader)``,
             divided by the world size when the sampler is an

@@ -1,4 +1,4 @@
-"""SGD presets of the WSSS papers (spec README §4.2).
+"""SGD presets of the WSSS papers (the PolyOptimizer momentum quirk).
 
 The official Puzzle-CAM and RRM trainers subclass ``torch.optim.SGD`` and call
 ``SGD(params, lr, weight_decay)`` positionally, so the *effective* momentum is

@@ -1,6 +1,6 @@
 """Optimizer-wrapper constructor with the four WSSS parameter groups.
 
-Spec README §4.1: every official WSSS codebase trains with four groups
+Every official WSSS codebase trains with four groups
 
 ===============  ====================  ==================  ==================
 group            parameters            lr                  weight decay

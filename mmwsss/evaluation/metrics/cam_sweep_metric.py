@@ -44,8 +44,7 @@ def _tensor(x, device=None) -> Tensor:
 
 @METRICS.register_module()
 class CAMSweepMetric(BaseMetric):
-    """CAM evaluation with a background-threshold sweep (spec
-    ``cam_and_eval.md`` §3).
+    """CAM evaluation with a background-threshold sweep.
 
     For every threshold ``t`` the label is ``keys[argmax(concat([t],
     hr_cam))]`` (ties to background); one int64 ``(T, C, C)`` confusion
@@ -70,7 +69,7 @@ class CAMSweepMetric(BaseMetric):
 
     Returned values: ``mIoU`` in **percent** (like mmseg ``IoUMetric``),
     ``FP``, ``FN``, ``FP_BG``, ``FP_FG`` as **fractions** in [0, 1] (means
-    over the foreground classes, like the spec / RS+EPM tables),
+    over the foreground classes, like the RS+EPM tables),
     ``best_thr`` (sweep mode), and with ``over_under=True`` ``over_thr``,
     ``over_mIoU``, ``under_thr``, ``under_mIoU`` (mIoU in percent). The
     full summary of the last evaluation is kept in ``self.last_summary``.

@@ -1,6 +1,6 @@
 # Copyright (c) mmwsss contributors. All rights reserved.
-"""PartnerMix: the object pasting of RS+EPM (the "Mix" of EdgePredictMix,
-spec ``rs_epm.md`` §6)."""
+"""PartnerMix: the object pasting of RS+EPM (the "Mix" of
+EdgePredictMix)."""
 from typing import Dict, Optional, Union
 
 import torch
@@ -117,7 +117,7 @@ class PartnerMix(nn.Module):
                 rs_maps: Optional[Tensor],
                 img_labels: Tensor,
                 perm: Optional[Tensor] = None) -> Dict[str, Tensor]:
-        """Paste the partner's certain objects (spec §6 "Mixing"), no grad.
+        """Paste the partner's certain objects, no grad.
 
         Args:
             inputs (Tensor): ``(B, 3, H, W)`` images I.

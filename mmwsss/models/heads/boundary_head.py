@@ -17,8 +17,8 @@ __all__ = ['BoundaryHead']
 
 @MODELS.register_module()
 class BoundaryHead(BaseModule):
-    """Per-stage 1x1 branches fused into a stride-4 edge map (spec
-    ``pseudo_labels.md`` §3).
+    """Per-stage 1x1 branches fused into a stride-4 edge map (the
+    class-boundary branch of IRN, as used by Puzzle-CAM).
 
     Branch ``i`` takes feature ``feats[in_index[i]]`` and applies a 1x1 conv
     to ``channels`` (no bias), GroupNorm, a bilinear ×``scale_factors[i]``
@@ -27,14 +27,14 @@ class BoundaryHead(BaseModule):
     ``ref_index`` (e2 = layer1, stride 4), concatenated, and a 1x1 conv with
     bias gives the edge logits ``E``; ``e = sigmoid(E)``.
 
-    ResNet-50 / ResNeSt-50 (spec): inputs ``(S1, layer1..layer4)`` with
+    ResNet-50 / ResNeSt-50 [code]: inputs ``(S1, layer1..layer4)`` with
     ``in_channels=(64, 256, 512, 1024, 2048)``,
     ``scale_factors=(1, 1, 2, 4, 4)``, GN(4, 32) (S1 = stem after maxpool,
     provided by :class:`~mmwsss.models.BoundaryNet`).
 
     Training pairs use the path-index affinities of radius ``radius``
-    (10 in the spec) between sources and destinations of the stride-4 map;
-    the affinity label map is nearest-resized to the edge size
+    (10 in the official recipe) between sources and destinations of the
+    stride-4 map; the affinity label map is nearest-resized to the edge size
     (``'nearest-exact'``, the pixel-centre sampling of PIL ``NEAREST``).
 
     Args:

@@ -78,7 +78,7 @@ class CAMHead(BaseModule):
             nn.init.xavier_uniform_(w)
 
     def init_weights(self) -> None:
-        """Keep the spec initialisation unless an init_cfg overrides it."""
+        """Keep the official initialisation unless an init_cfg overrides it."""
         if self.init_cfg is not None:
             super().init_weights()
 

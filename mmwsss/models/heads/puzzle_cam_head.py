@@ -18,8 +18,7 @@ class PuzzleCAMHead(CAMHead):
 
     Same classifier (1x1 conv, no bias) and parameter names as
     :class:`CAMHead`, so Puzzle-CAM checkpoints load into a plain
-    ``CAMClassifier``. :meth:`loss_puzzle` computes (spec
-    ``puzzle_cam.md`` §3)::
+    ``CAMClassifier``. :meth:`loss_puzzle` computes::
 
         L_cls = MLSM(mean_hw(A), y)            # loss_cls
         L_pcl = MLSM(mean_hw(A_re), y)         # loss_pcl (use_pcl)

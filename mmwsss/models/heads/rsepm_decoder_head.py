@@ -1,4 +1,4 @@
-"""Plain-convolution DeepLabV3+ decoder of RS+EPM (spec ``rs_epm.md`` §1)."""
+"""Plain-convolution DeepLabV3+ decoder of RS+EPM (the official head)."""
 from typing import List, Sequence
 
 import torch
@@ -41,10 +41,11 @@ class RSEPMDecoderHead(BaseDecodeHead):
     into any mmseg segmentor by config and ``loss_by_feat`` works as usual.
 
     The element-wise ``nn.Dropout`` (not ``Dropout2d``) is [inferred]: the
-    spec says "Dropout"; ``dropout_type='dropout2d'`` switches all three
+    layer list of the official head only says "Dropout";
+    ``dropout_type='dropout2d'`` switches all three
     dropouts. The classifier keeps mmseg's ``Normal(std=0.01)`` init of
     ``conv_seg``; the other convolutions use ``ConvModule``'s Kaiming init
-    [inferred]. Concatenation orders follow the spec's listing: the ASPP
+    [inferred]. Concatenation orders follow that layer list: the ASPP
     branches by rate with the pooling branch last, then
     ``[ASPP, C2']`` in the decoder [inferred].
 

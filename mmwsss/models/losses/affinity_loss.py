@@ -13,7 +13,7 @@ def affinity_loss_terms(aff: Tensor,
                         pos_fg: Tensor,
                         neg: Tensor,
                         eps: float = 1e-5) -> Dict[str, Tensor]:
-    """The three terms of the affinity loss (spec ``pseudo_labels.md`` §3).
+    """The three terms of the affinity loss (IRN boundary network).
 
     ``pos = -log(a + 1e-5)``, ``neg = -log(1 + 1e-5 - a)``; each term is a
     masked mean over batch, offsets and sources together::
@@ -43,7 +43,7 @@ def affinity_loss_terms(aff: Tensor,
 
 @MODELS.register_module()
 class AffinityLoss(nn.Module):
-    """``L = ((L_bg + L_fg) / 2 + L_neg) / 2`` (spec §3).
+    """``L = ((L_bg + L_fg) / 2 + L_neg) / 2`` [code].
 
     Args:
         loss_weight (float): Factor on ``L``. Defaults to 1.0.

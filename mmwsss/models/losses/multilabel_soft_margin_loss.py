@@ -10,8 +10,7 @@ __all__ = ['MultiLabelSoftMarginLoss', 'multilabel_soft_margin_loss']
 def multilabel_soft_margin_loss(logits: Tensor, labels: Tensor) -> Tensor:
     """MLSM loss, ``mean_b -(1/K) sum_k [y log s(z) + (1-y) log s(-z)]``.
 
-    Equal to BCE-with-logits averaged over all ``B*K`` entries
-    (``cam_and_eval.md`` §1).
+    Equal to BCE-with-logits averaged over all ``B*K`` entries.
 
     Args:
         logits (Tensor): Image logits, shape (B, K).

@@ -19,7 +19,7 @@ def puzzle_reconstruction_loss(cam: Tensor,
                                re_level: str = 'feature',
                                re_loss: str = 'l1',
                                re_mask: str = 'masking') -> Tensor:
-    """Reconstruction loss ``L_re`` (spec ``puzzle_cam.md`` §3).
+    """Reconstruction loss ``L_re`` of Puzzle-CAM.
 
     Default (``'feature'``, ``'l1'``, ``'masking'``)::
 

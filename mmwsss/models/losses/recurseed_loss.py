@@ -1,4 +1,4 @@
-"""RecurSeed reconstruction loss L_rec (spec ``rs_epm.md`` §5)."""
+"""RecurSeed reconstruction loss L_rec of RS+EPM."""
 from typing import Optional
 
 import torch
@@ -36,22 +36,22 @@ def recurseed_loss(cam_logits: Tensor,
     ``m = map(A)`` with ``map`` given by ``form``:
 
     - ``'l1_norm_cam'`` (default): ``m = relu(A) / (max_{h,w} relu(A) +
-      eps)`` per image and class (spec README §3), ``|m - M_rs|``;
+      eps)`` per image and class, ``|m - M_rs|``;
     - ``'l1_sigmoid'``: ``m = sigmoid(A)``, ``|m - M_rs|``;
     - ``'mse'``: the max-normalised map as in ``'l1_norm_cam'``,
       ``(m - M_rs)^2``.
 
-    Reduction (spec §5): the error is summed over the *present* classes
+    Reduction: the error is summed over the *present* classes
     and the *valid* pixels and divided by ``sum_b |Y_b| * |valid_b|``;
     a batch with nothing to compare gives 0 (with a graph). Gradients reach
     ``cam_logits`` only: ``target`` is detached.
 
     When ``cam_logits`` is smaller than ``target`` (e.g. the stride-16 CAM
-    A and the stride-4 seed), it is bilinearly resized here. The spec writes
-    ``bilinear(norm(A))``: ``resize_order='map_first'`` (default) applies
-    ``map`` on the CAM grid and resizes the map; ``'resize_first'`` resizes
-    the logits and then applies ``map`` [inferred]. A ``cam_logits`` of the
-    target size is used as it is.
+    A and the stride-4 seed), it is bilinearly resized here. The training
+    step is ``|bilinear(norm(A)) - M_rs|``: ``resize_order='map_first'``
+    (default) applies ``map`` on the CAM grid and resizes the map;
+    ``'resize_first'`` resizes the logits and then applies ``map``
+    [inferred]. A ``cam_logits`` of the target size is used as it is.
 
     Args:
         cam_logits (Tensor): Pre-ReLU CAM logits A, (B, K, h', w').
@@ -110,7 +110,7 @@ def recurseed_loss(cam_logits: Tensor,
 
 @MODELS.register_module()
 class RecurSeedLoss(nn.Module):
-    """Registered RecurSeed loss L_rec (spec ``rs_epm.md`` §5, §11.4).
+    """Registered RecurSeed loss L_rec (its form is an [inferred] option).
 
     The loss pulls the CAM towards the refined seed M_rs (SCG -> PAMR) so
     that the next iteration's seed starts from an already refined CAM
@@ -125,7 +125,7 @@ class RecurSeedLoss(nn.Module):
             tag ``cam=1.0``].
         loss_name (str): Key in the loss dict. Defaults to ``'loss_rec'``.
         resize_order (str): ``'map_first'`` (default, ``bilinear(norm(A))``
-            as written in the spec) or ``'resize_first'`` [inferred].
+            as in the training-step formula) or ``'resize_first'`` [inferred].
         align_corners (bool): Of the bilinear resize. Defaults to False.
         eps (float): Of the max normalisation. Defaults to 1e-5 [code].
     """

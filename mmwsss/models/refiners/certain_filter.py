@@ -1,10 +1,10 @@
-"""CF: the certain filter of RS+EPM (spec ``rs_epm.md`` §4).
+"""CF: the certain filter of RS+EPM.
 
 Turns foreground maps ``M ∈ [0, 1]^{K x h x w}`` into hard labels with an
 uncertain band. Classes absent from the image labels are zeroed first;
 ``s = max_k M_k``, ``k* = argmax_k M_k`` (ties: the lowest class).
 
-``mode='default'`` (spec §4)::
+``mode='default'``::
 
     label = k* + 1   if s >= c_th            certain foreground
             0        if s <  u_th            certain background
@@ -36,7 +36,7 @@ mode.
 
 Evidence: the thresholds c 0.55 / u 0.10 are [code] (the official
 experiment tag ``CF(c=0.55, u=0.10)``); the rule itself and both variants
-are [inferred] (spec §4), including the readings stated above.
+are [inferred], including the readings stated above.
 """
 from typing import Optional, Union
 

@@ -1,13 +1,14 @@
 """Fully connected (dense) CRF refiner on top of ``pydensecrf``.
 
-Spec ``pseudo_labels.md`` §1 and README §7: Krähenbühl–Koltun CRF with Potts
-compatibility and mean-field inference (``pydensecrf.densecrf.DenseCRF2D``)
-on the original-resolution uint8 RGB image, with the pairwise kernel
+Krähenbühl–Koltun CRF with Potts compatibility and mean-field inference
+(``pydensecrf.densecrf.DenseCRF2D``) on the original-resolution uint8 RGB
+image, with the pairwise kernel
 
 ``k(i, j) = w_g exp(-|p_i - p_j|^2 / 2 θ_g^2)
 + w_b exp(-|p_i - p_j|^2 / 2 θ_α^2 - |I_i - I_j|^2 / 2 θ_β^2)``.
 
-The four parameter sets of the spec are named presets (:data:`CRF_PRESETS`):
+The four parameter sets of the official codebases are named presets
+(:data:`CRF_PRESETS`):
 
 ==========  =======================  ==========  ===============  =====
 preset      unary                    gauss       bilateral        iters
@@ -19,11 +20,11 @@ rsepm       -log clip(p, 1e-5, 1)    1 / 3       67 / 3 / 4       10
 rrm_test    -log clip(p, 1e-5, 1)    3 / 3       83 / 5 / 4       10
 ==========  =======================  ==========  ===============  =====
 
-The label unary follows the spec (``zero_unsure`` off): ``-log gt_prob`` for
-the given label and ``-log((1 - gt_prob) / (n_labels - 1))`` for the others
-(pydensecrf's ``unary_from_labels``). The CRF always runs on the *compact*
-label set (background + the image's present classes); ``keys`` maps compact
-indices to mask class ids (``keys[0] = 0``).
+The label unary follows the official code (``zero_unsure`` off):
+``-log gt_prob`` for the given label and ``-log((1 - gt_prob) / (n_labels -
+1))`` for the others (pydensecrf's ``unary_from_labels``). The CRF always
+runs on the *compact* label set (background + the image's present classes);
+``keys`` maps compact indices to mask class ids (``keys[0] = 0``).
 
 pydensecrf is single-threaded C++; many images are refined in parallel with
 a process pool (:meth:`DenseCRF.map`, :func:`mmwsss.utils.imap_pool`).
@@ -39,7 +40,7 @@ __all__ = ['DenseCRF', 'CRF_PRESETS', 'compact_labels']
 _PRESET_KEYS = ('unary', 'gaussian_sxy', 'gaussian_compat', 'bilateral_sxy',
                 'bilateral_srgb', 'bilateral_compat', 'iters')
 
-#: Named parameter sets of the spec (README §7, pseudo_labels.md §1) [code]
+#: Named parameter sets of the official codebases [code]
 #: (the label preset adds ``gt_prob=0.7``).
 CRF_PRESETS: Dict[str, dict] = {
     name: dict(zip(_PRESET_KEYS, row))
@@ -103,7 +104,7 @@ def compact_labels(label_map: np.ndarray,
 
 @MODELS.register_module()
 class DenseCRF:
-    """Dense CRF refiner with the spec's named presets.
+    """Dense CRF refiner with the official named presets.
 
     Examples:
         >>> crf = DenseCRF('label')                       # affinity labels
@@ -175,7 +176,7 @@ class DenseCRF:
         return np.asarray(q, dtype=np.float32).reshape(n_labels, h, w)
 
     def label_unary(self, labels: np.ndarray, n_labels: int) -> np.ndarray:
-        """Unary energy of hard labels (spec §1, ``zero_unsure`` off).
+        """Unary energy of hard labels (``zero_unsure`` off).
 
         Args:
             labels (np.ndarray): ``(H, W)`` compact indices in

@@ -1,6 +1,6 @@
 """Edge and region operators of the EdgePredict ("EP") step of RS+EPM.
 
-Spec ``rs_epm.md`` §6. The three helpers that the official repository added
+The three helpers that the official repository added
 in its EPM commit (their call site was never released) are [code]:
 
 - (i) an edge function: 5x5 Gaussian blur -> Canny with the fixed thresholds
@@ -19,7 +19,7 @@ empty median sets, tie breaking of the majority vote) are reconstructions
 [inferred].
 
 Canny and the connected components run on CPU with OpenCV (maps are at
-stride 4, about 1 ms per image, spec §6 "Implementation"); everything else
+stride 4, about 1 ms per image); everything else
 is batched torch that stays on the maps' device.
 """
 from typing import Optional, Sequence, Tuple, Union

@@ -1,7 +1,6 @@
 # Copyright (c) mmwsss contributors. All rights reserved.
 """EdgePredict: the edge-aware pseudo labels M_ep of RS+EPM (the "EP" of
-EdgePredictMix, spec ``rs_epm.md`` §6, with the certain filter of §4 and
-PAMR of §3)."""
+EdgePredictMix, with the certain filter and PAMR)."""
 from typing import Optional, Union
 
 import torch
@@ -151,7 +150,7 @@ class EdgePredict(nn.Module):
                 img_labels: Tensor,
                 valid4: Optional[Tensor] = None,
                 seg_labels: Optional[Tensor] = None) -> Tensor:
-        """Edge-aware labels ``M_ep`` (spec §6), no grad.
+        """Edge-aware labels ``M_ep``, no grad.
 
         Args:
             image (Tensor): ``(B, 3, H, W)`` normalised image.

@@ -1,7 +1,7 @@
-"""PAMR: pixel-adaptive mask refinement (spec ``rs_epm.md`` §3).
+"""PAMR: pixel-adaptive mask refinement.
 
 The RS+EPM repository ships a copy of Araslanov & Roth's PAMR [code]; this
-module implements the formulas of the spec, batched and on any device:
+module implements its formulas, batched and on any device:
 
 For every dilation ``d`` the 3x3 window ``{d·(dy, dx): dy, dx ∈ {-1, 0,
 1}}`` of a pixel ``i`` is read with replicate padding. With the guidance
@@ -23,7 +23,7 @@ Evidence: the formulas, σ = 0.1, eps = 1e-8, replicate padding and the
 unbiased std are [code] (the repository's PAMR copy); the defaults
 ``dilations=(1, 2, 4, 8, 12, 24)``, ``num_iter=10`` follow a code comment
 (48 neighbours) and the original PAMR configuration, and running without
-gradient is [inferred] (spec §3 "Settings").
+gradient is [inferred].
 
 Implementation: all window samples are shifted slices of one replicate-
 padded tensor (padding by the largest dilation reads the same clamped

@@ -1,4 +1,4 @@
-"""SCG: self-correlation map generation (spec ``rs_epm.md`` §2).
+"""SCG: self-correlation map generation (RS+EPM).
 
 SCG (from SPA, CVPR'21; an SCG class is in the first commit of the RS+EPM
 repository [code]) turns the CAM into a self-correlation map built from
@@ -19,7 +19,7 @@ eps)``, ``colsum_j = Σ_i X_ij``::
 
 where ``mm(v) = (v - min v) / (max v - min v + eps)`` over the ``N``
 pixels. An empty fg/bg mask gives ``H̃ @ 0 = 0`` and ``mm(0) = 0``, i.e.
-the spec's "0 if empty" without a special case.
+the official rule "0 if empty" without a special case.
 
 Evidence: the formulas and the thresholds θ1 0.50, θ2 0.10, θ_fg 0.30,
 θ_bg 0.05, ``iteration`` 1, w2 1 and eps 1e-10 are [code] (the SCG class
@@ -33,7 +33,7 @@ Implementation: the ``(B, N, N)`` matrices of the whole batch (or of
 ``chunk_size`` images at a time) are formed with batched matmuls, and the
 per-class fg/bg maps of all classes are one ``(B, N, N) @ (B, N, 2K)``
 product. Everything runs in ``float32`` (``float64`` when the CAM is
-``float64``; TF32 matmuls are acceptable per the spec) without gradient.
+``float64``; TF32 matmuls are acceptable) without gradient.
 
 Memory (one ``N x N`` fp32 matrix per image): at the default grid, levels
 (C4, C5) on the 32x32 CAM grid of a 512 crop, ``N = 1024`` and a matrix is

@@ -18,8 +18,8 @@ __all__ = ['BoundaryNet']
 
 @MODELS.register_module()
 class BoundaryNet(BaseSegmentor):
-    """Frozen backbone + :class:`~mmwsss.models.BoundaryHead` (spec
-    ``pseudo_labels.md`` §3, §4).
+    """Frozen backbone + :class:`~mmwsss.models.BoundaryHead` (IRN-style
+    boundary network of the Puzzle-CAM pipeline, and its random-walk edge).
 
     The backbone (ImageNet weights, *not* the CAM classifier) is fully
     frozen: its parameters do not require gradients, it always runs in eval
@@ -36,7 +36,7 @@ class BoundaryNet(BaseSegmentor):
     ``tools/pseudo_labels/make_affinity_labels.py``); the head builds the
     radius-10 pairs and the affinity loss.
 
-    Inference (:meth:`extract_edge`, spec §4): each image is zero-padded
+    Inference (:meth:`extract_edge`, [code]): each image is zero-padded
     (normalised space) bottom/right to ``test_cfg.edge_pad_size`` (512; a
     larger image is padded to a multiple of 4), the batch ``[x, flip(x)]``
     runs, both outputs are cropped top-left to ``(⌈H/4⌉, ⌈W/4⌉)`` and
@@ -148,7 +148,7 @@ class BoundaryNet(BaseSegmentor):
             self,
             inputs: Tensor,
             sizes: Optional[Sequence[Sequence[int]]] = None) -> Tensor:
-        """Edge probabilities for the random walk (spec §4).
+        """Edge probabilities for the random walk.
 
         Args:
             inputs (Tensor): ``(B, 3, H, W)`` normalised images; an image of
@@ -172,7 +172,7 @@ class BoundaryNet(BaseSegmentor):
             batch.append(F.pad(real, (0, pw - wb, 0, ph - hb)))
             if flip:
                 # the flipped image also sits top-left: padding never enters
-                # the flipped map (spec §4)
+                # the flipped map
                 batch.append(F.pad(real.flip(-1), (0, pw - wb, 0, ph - hb)))
         logits = self.forward_edge(torch.cat(batch))[:, 0].float()
         views = 2 if flip else 1

@@ -31,7 +31,7 @@ class CAMClassifier(BaseSegmentor):
     - ``use_gt_labels`` (bool): keep the classes of ``gt_img_labels`` when
       the data samples have them. Defaults to True.
     - ``conf_th`` (float): otherwise a class is present when
-      ``sigmoid(z) >= conf_th`` (``cam_and_eval.md`` §2.2). Defaults to 0.5.
+      ``sigmoid(z) >= conf_th`` [inferred]. Defaults to 0.5.
     - ``flip`` (bool): add the horizontally flipped CAM. Defaults to False.
     - ``with_cam`` (bool): also store ``pred_cam`` / ``cam_keys`` for the
       ``CAMSweepMetric``. Defaults to True.

@@ -15,7 +15,7 @@ __all__ = ['PuzzleCAM']
 
 @MODELS.register_module()
 class PuzzleCAM(CAMClassifier):
-    """Puzzle-CAM (Jo & Yu, ICIP 2021; spec ``puzzle_cam.md``).
+    """Puzzle-CAM (Jo & Yu, ICIP 2021).
 
     Training runs the same backbone + CAM head twice: on the full image
     (A) and on its n x n tiles stacked on the batch axis (the tiles are
@@ -43,7 +43,7 @@ class PuzzleCAM(CAMClassifier):
             and at each forward), ``'pad'`` or ``'resize'``; see
             :class:`PuzzleTiler`.
         pad_full_image (bool): ``'pad'`` mode: the full forward also sees
-            the padded image. Defaults to True (spec).
+            the padded image. Defaults to True (pad before both forwards).
         pad_crop_back (bool): ``'pad'`` mode: compute the losses on the
             cells of the unpadded image only. Defaults to True.
         **kwargs: ``neck``, ``train_cfg``, ``test_cfg``,

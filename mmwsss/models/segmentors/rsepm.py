@@ -1,4 +1,4 @@
-"""RS+EPM: RecurSeed + EdgePredictMix, single-stage WSSS (``rs_epm.md``)."""
+"""RS+EPM: RecurSeed + EdgePredictMix, single-stage WSSS."""
 import copy
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -55,15 +55,15 @@ def _resize(x: Tensor, size: Sequence[int], mode: str) -> Tensor:
 
 @MODELS.register_module()
 class RSEPM(BaseSegmentor):
-    """RecurSeed + EdgePredictMix (spec ``rs_epm.md`` §1, §5-§8).
+    """RecurSeed + EdgePredictMix (Jo, Yu & Kim, 2022).
 
-    Network (§1) [code]: backbone features ``C2..C5``, a CAM head on
+    Network [code]: backbone features ``C2..C5``, a CAM head on
     ``feats[cam_in_index]`` (A, B x K at stride 16; ``z = GAP(A)``) and a
     decode head (any mmseg decode head with K + 1 classes; the faithful one
     is :class:`RSEPMDecoderHead`) giving S (B x (K+1), stride 4).
 
-    **Training** (:meth:`loss`, §5), by ``phase`` (set every iteration by
-    ``RSEPMPhaseHook``; §7):
+    **Training** (:meth:`loss`), by ``phase`` (set every iteration by
+    ``RSEPMPhaseHook``):
 
     - ``'cls'``: ``loss_cls`` = MLSM(z, Y) only.
     - ``'rs'``: + the RecurSeed losses. Seeds, without gradient, from
@@ -88,7 +88,7 @@ class RSEPM(BaseSegmentor):
 
     ``mixed_forward`` [inferred]:
 
-    - ``'concat'`` (spec default): one forward with gradient of
+    - ``'concat'`` (default): one forward with gradient of
       ``cat([I, I_mix])`` (2B images: BN sees one batch). Its inputs need the
       seeds of I first, so the step starts with a **no-grad forward of I**
       (backbone + both heads, train mode) that gives A, S and the features
@@ -122,7 +122,7 @@ class RSEPM(BaseSegmentor):
     - ``cls_phase_decoder``: ``'skip'`` (default) or ``'zero_loss'``.
     - ``seed_stats``: log the seed statistics. Defaults to True.
 
-    **Inference** (§8) [code]: :meth:`predict_seed` and :meth:`predict`;
+    **Inference** [code]: :meth:`predict_seed` and :meth:`predict`;
     ``test_cfg`` keys: ``scales`` (1.0, 0.5, 1.5, 2.0), ``flip`` (True),
     ``conf_th`` (0.34), ``bg_gamma`` (2.0), ``use_gt_labels`` (False:
     present classes from mean sigma(z) >= conf_th; True uses
@@ -310,7 +310,7 @@ class RSEPM(BaseSegmentor):
     def compute_seeds(self, inputs: Tensor, feats: Sequence[Tensor],
                       cam: Tensor, img_labels: Tensor,
                       valid: Tensor) -> Dict[str, Tensor]:
-        """RecurSeed (spec §5), without gradient, in fp32.
+        """RecurSeed (SCG -> PAMR -> certain filter), no gradient, fp32.
 
         Args:
             inputs (Tensor): Normalised images (B, 3, H, W) (PAMR guidance).
@@ -483,7 +483,7 @@ class RSEPM(BaseSegmentor):
                      flip: Optional[bool] = None,
                      conf_th: Optional[float] = None,
                      return_probs: bool = False) -> Tuple[Tensor, ...]:
-        """Single-stage seed of spec §8 without the CRF [code].
+        """Single-stage seed of the RS+EPM inference without the CRF [code].
 
         For every scale s of ``test_cfg.scales`` (and its horizontal flip):
         ``I_s = resize(I, (int(H s), int(W s)))``,
@@ -583,8 +583,8 @@ class RSEPM(BaseSegmentor):
     def predict(self,
                 inputs: Tensor,
                 data_samples: OptSampleList = None) -> SampleList:
-        """Spec §8: seed, ``bg = (1 - max_c seed_c)^bg_gamma``, optional CRF,
-        argmax.
+        """Single-stage inference: seed, ``bg = (1 - max_c
+        seed_c)^bg_gamma``, optional CRF, argmax.
 
         Fills ``seg_logits`` (K + 1 channels ``[bg, seed]`` at the original
         size; with a CRF the CRF marginals of ``[bg, present seeds]``,

@@ -1,5 +1,5 @@
 """Test-time augmentation wrapper with the official merge and dense-CRF
-post-processing (segmentation stage, spec ``pseudo_labels.md`` §6)."""
+post-processing (segmentation stage)."""
 from typing import List, Optional
 
 import numpy as np
@@ -25,7 +25,7 @@ class WSSSSegTTAModel(SegTTAModel):
 
     - ``merge='mean_softmax'``: mean of the softmaxes (mmseg default);
     - ``merge='logit_sum'``: logits **summed** over all views, then softmax
-      (the official Puzzle-CAM test, spec §6).
+      (the official Puzzle-CAM test).
 
     With ``crf`` (e.g. ``dict(type='DenseCRF', preset='softmax')``) the
     merged class probabilities are refined by a dense CRF on the original

@@ -1,5 +1,5 @@
 """Puzzle-CAM tiling: split images into n x n pieces on the batch axis and
-merge the pieces' CAM logits back (spec ``puzzle_cam.md`` §2)."""
+merge the pieces' CAM logits back."""
 import math
 from typing import Optional, Sequence, Tuple, Union
 
@@ -90,20 +90,20 @@ class PuzzleTiler(nn.Module):
     The merged tile CAM must have the size of the full-image CAM: for a
     network of output stride ``s`` this holds when both crop sides are
     multiples of ``n * s`` (32 for 2 x 2 pieces at OS16). ``size_mode``
-    chooses what happens otherwise (spec ``puzzle_cam.md`` §2, [inferred]):
+    chooses what happens otherwise [inferred]:
 
     - ``'strict'`` (default): raise a ``ValueError`` naming the numbers and
       the fixes (:meth:`check_size`, called at model build time on the
       configured crop and at every forward on the batch).
     - ``'pad'``: zero-pad the (normalised) input at the bottom and right to
       the next multiple of ``n * s``; the tiles are cut from the padded
-      image. With ``pad_full_image=True`` (the spec's reading) the full
+      image. With ``pad_full_image=True`` (pad before both forwards) the full
       forward also sees the padded image; with False it sees the original
       image. With ``crop_back=True`` both CAMs are then cropped back to the
       ``ceil(H / s) x ceil(W / s)`` cells of the original image (top-left,
       as the padding is bottom/right), so the losses see only cells of the
-      real image; with False the losses use the padded grid (spec: "compute
-      losses on the padded grid").
+      real image; with False the losses use the padded grid (equivalent to
+      the official container padding).
     - ``'resize'``: tiles of ``H / n`` (H must be a multiple of n); the
       merged map is bilinearly resized to the full CAM's size.
 

@@ -1,5 +1,4 @@
-# OPTIONAL: ResNeSt-269 at output stride 16 (spec README §6,
-# puzzle_cam.md §5).
+# OPTIONAL: ResNeSt-269 at output stride 16 (official Puzzle-CAM backbone).
 # MMSeg has no ResNeSt-269; this uses the MMPretrain architecture through the
 # `mmpretrain.` registry scope (mmpretrain must be installed). There are NO
 # OpenMMLab weights: `init_cfg` is None and the official ResNeSt-269 ImageNet

@@ -1,4 +1,4 @@
-# ResNeSt-50 at output stride 16 (spec README §6, puzzle_cam.md §5) [code]:
+# ResNeSt-50 at output stride 16 (official Puzzle-CAM backbone) [code]:
 # deep stem with 64 output channels, radix 2, reduction factor 4,
 # avg_down_stride, layer4 stride 1 and dilation 2.
 # contract_dilation=True: like the official ResNeSt layer construction, the

@@ -1,8 +1,8 @@
 # ResNet-101 (torchvision weights, 7x7 stem) at output stride 16: layer4 has
 # stride 1 and NO dilation. Same layout as the official ResNet-50 CAM backbone
-# (resnet50_os16.py; spec README §6) with depth 101 [inferred].
+# (resnet50_os16.py) with depth 101 [inferred].
 # Not ResNetV1c: that has a deep stem and different weights.
-# Trainable BN (spec README §5, Puzzle-CAM classifier); use
+# Trainable BN (as the Puzzle-CAM classifier); use
 # norm_eval=True for "FixedBatchNorm" and requires_grad=False for frozen BN.
 # Usage in a method config:
 #   _base_ = ['../_base_/models/backbones/resnet101_os16.py', ...]

@@ -1,8 +1,8 @@
 # ResNet-50 (torchvision weights, 7x7 stem) at output stride 16: layer4 has
 # stride 1 and NO dilation, as in the official Puzzle-CAM / RS+EPM / boundary
-# network code (spec README §6, cam_and_eval.md §1) [code].
+# network code [code].
 # Not ResNetV1c: that has a deep stem and different weights.
-# Trainable BN (spec README §5, Puzzle-CAM classifier); use
+# Trainable BN (as the Puzzle-CAM classifier); use
 # norm_eval=True for "FixedBatchNorm" and requires_grad=False for frozen BN.
 # Usage in a method config:
 #   _base_ = ['../_base_/models/backbones/resnet50_os16.py', ...]

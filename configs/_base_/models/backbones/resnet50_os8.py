@@ -1,6 +1,6 @@
 # Dilated ResNet-50 (torchvision weights) at output stride 8: layer3/layer4
-# stride 1 with dilations 2/4 (spec cam_and_eval.md §1, "dilated ResNet-50",
-# [inferred] option, e.g. RRM's ResNet alternative).
+# stride 1 with dilations 2/4 (an [inferred] option, e.g. RRM's ResNet
+# alternative).
 # contract_dilation=True: the first block of a dilated stage uses half the
 # dilation (1 in layer3, 2 in layer4), like torchvision's
 # replace_stride_with_dilation and MMSeg's dilated ResNets [inferred]; set it

@@ -2,7 +2,7 @@
 # stride 8 with dilations (1, 1, 2, 4): the backbone of MMSeg's own DeepLabV3+
 # configs, offered for the segmentation stage trained on pseudo labels
 # [inferred]. It is NOT the official WSSS CAM backbone (that is the
-# torchvision ResNet-50 of resnet50_os16.py; spec README §6).
+# torchvision ResNet-50 of resnet50_os16.py).
 # Usage: see resnet50_os16.py.
 backbone = dict(
     type='ResNetV1c',
