@@ -1,6 +1,6 @@
 """Path index, affinities and the sparse random walk against hand-worked
-cases and a dense (HW)^2 reference written from the spec
-(pseudo_labels.md §3, §4)."""
+cases and a dense (HW)^2 reference written from the IRN formulas
+(path index / affinities and the random walk)."""
 import numpy as np
 import pytest
 import torch
@@ -17,7 +17,7 @@ from mmwsss.models.refiners.random_walk import (PathIndex, RandomWalk,
 # offsets, paths, affinities (hand-worked)
 # ----------------------------------------------------------------------
 def test_offset_counts_and_path_lengths():
-    # spec §3: |D_5| = 34, |D_10| = 152, max path length 11 / 22
+    # IRN path index: |D_5| = 34, |D_10| = 152, max path length 11 / 22
     for r, n, longest in ((5, 34, 11), (10, 152, 22)):
         pidx = PathIndex(r)
         assert pidx.num_offsets == n
@@ -93,9 +93,10 @@ def test_pair_labels_hand_worked():
 # random walk vs the dense reference
 # ----------------------------------------------------------------------
 def dense_random_walk(cam, edge, beta=10.0, exp_times=8, radius=5):
-    """Spec §4, literally: pad the edge with 1 (r left/right/bottom), path
-    affinities of the D_r pairs inside the image, symmetric dense A with
-    A_ii = 1, T = A^β / colsum, T^(2^exp_times) by squaring, x(1-e) T*.
+    """The IRN random walk, literally: pad the edge with 1 (r left/right/
+    bottom), path affinities of the D_r pairs inside the image, symmetric
+    dense A with A_ii = 1, T = A^β / colsum, T^(2^exp_times) by squaring,
+    x(1-e) T*.
     Independent of the implementation under test (loops over pixels)."""
     K, h, w = cam.shape
     r = radius
@@ -125,7 +126,8 @@ def dense_random_walk(cam, edge, beta=10.0, exp_times=8, radius=5):
 
 @pytest.mark.parametrize('seed,size,k', [(0, (9, 11), 2), (1, (12, 7), 3)])
 def test_sparse_equals_dense_float64(seed, size, k):
-    """Tolerance: relative max error <= 1e-9 in float64 (spec: <= 1e-5)."""
+    """Tolerance: relative max error <= 1e-9 in float64 (the required bound
+    is <= 1e-5)."""
     g = torch.Generator().manual_seed(seed)
     h, w = size
     cam = torch.rand(k, h, w, generator=g, dtype=torch.float64)
@@ -137,7 +139,7 @@ def test_sparse_equals_dense_float64(seed, size, k):
 
 
 def test_sparse_float32_vs_dense_float64_default_params():
-    """exp_times 8 / beta 10 / radius 5 (spec defaults) on a 16 x 20 map:
+    """exp_times 8 / beta 10 / radius 5 (IRN defaults) on a 16 x 20 map:
     fp32 sparse vs fp64 dense, max |Δ| <= 1e-4 after the global max
     normalisation and identical argmax labels."""
     g = torch.Generator().manual_seed(3)
@@ -165,11 +167,22 @@ def test_float32_compute_dtype_error_bound():
     err = float((out / out.max() - ref / ref.max()).abs().max())
     assert 1e-6 < err <= 3e-4, err  # float32 rounding, within the bound
     assert torch.equal(out.argmax(0), ref.argmax(0))
+    # the config key of the module: the same float32 path, and float64 by
+    # default (float32 CAMs in, float64 inside: far below the float32 bound)
+    mod32 = RandomWalk(compute_dtype='float32')(cam[None].float(),
+                                                edge[None].float())[0]
+    assert torch.equal(mod32.double(), out)
+    mod64 = RandomWalk()(cam[None].float(), edge[None].float())[0].double()
+    err64 = float((mod64 / mod64.max() - ref / ref.max()).abs().max())
+    assert err64 <= 1e-6, err64
+    with pytest.raises(ValueError, match='compute_dtype must be one of'):
+        RandomWalk(compute_dtype='half')
 
 
 def test_batch_with_padding_equals_single_images():
     """Images of different sizes / class counts batch with edge-1 and CAM-0
-    padding (spec §4) and give the single-image results."""
+    padding (as in the IRN random walk) and give the single-image
+    results."""
     g = torch.Generator().manual_seed(5)
     f64 = dict(generator=g, dtype=torch.float64)
     a_cam, a_edge = torch.rand(2, 10, 13, **f64), torch.rand(10, 13, **f64)**2

@@ -5,7 +5,9 @@
 #   python tools/test.py CONFIG CHECKPOINT --cfg-options export.cam_dir=CAMS \
 #       [--out-dir DIR] [--overwrite]
 # beta / exp_times / radius default to the model's test_cfg (rw_beta,
-# rw_exp_times, rw_radius); override them in export.model.refiner.
+# rw_exp_times, rw_radius); override them in export.model.refiner, where
+# compute_dtype='float32' halves the memory traffic (error <= 3e-4 of the
+# map maximum; default 'float64').
 export = dict(
     kind='rw',
     split='train',

@@ -1,7 +1,7 @@
 """Path-index affinities and the sparse class-boundary random walk.
 
-Spec ``pseudo_labels.md`` §3 (path-index affinities of the boundary
-network) and §4 (random walk), IRN style.
+IRN style: the edge map of the boundary network gives the affinities, the
+random walk propagates the CAM with them.
 
 **Offsets and paths.** ``D_r = {(0, dx): 1 <= dx < r} ∪ {(dy, dx): 1 <= dy <
 r, |dx| < r, dy² + dx² < r²}`` (``|D_5| = 34``, ``|D_10| = 152``). The path
@@ -22,7 +22,7 @@ symmetric, one step ``x <- x T`` is
 a weighted gather over the ``2·|D_r| + 1`` (69 for r = 5) neighbours, done
 ``2 ** exp_times`` times on ``(B, K, h, w)`` tensors with shifted views.
 Memory is ``O(B·h·w·(69 + K))``; the edge map is padded with 1.0, which gives
-affinity 0 to every pair that leaves the map (spec §4), so images of
+affinity 0 to every pair that leaves the map [code], so images of
 different sizes batch by padding the edge with 1 and the CAM with 0.
 """
 import math
@@ -33,6 +33,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
+from ...utils.checks import check_choices
+
 __all__ = [
     'path_offsets', 'path_points', 'PathIndex', 'random_walk_weights',
     'propagate', 'random_walk', 'RandomWalk', 'upsample_rw'
@@ -40,7 +42,7 @@ __all__ = [
 
 
 def path_offsets(radius: int) -> List[Tuple[int, int]]:
-    """The offsets ``D_r`` (spec §3) as ``(dy, dx)``.
+    """The offsets ``D_r`` as ``(dy, dx)``.
 
     Args:
         radius (int): Radius r.
@@ -89,7 +91,7 @@ class PathIndex:
 
     With a map of size ``h x w``, sources are the rows ``0 .. h-r_f-1`` and
     the columns ``r_f .. w-r_f-1`` (``r_f = ceil(r) - 1``), so that every
-    destination ``i + d`` lies inside the map (spec §3).
+    destination ``i + d`` lies inside the map [code].
 
     Args:
         radius (int): Radius r (10 for training, 5 for the random walk).
@@ -229,7 +231,7 @@ def random_walk_weights(edge: Tensor,
         raise ValueError(f'edge must be (B, h, w), got {tuple(edge.shape)}.')
     pidx = PathIndex(radius)
     rf = pidx.r_f
-    # pad with 1 (edge): pairs leaving the map get affinity 0 (spec §4)
+    # pad with 1 (edge): pairs leaving the map get affinity 0
     e_pad = F.pad(edge, (rf, rf, 0, rf), value=1.0)
     aff = pidx.affinity(e_pad)  # (B, D, h, w): sources = the original pixels
     ab = aff.clamp_min(0).pow(beta)
@@ -289,7 +291,7 @@ def random_walk(
         radius: int = 5,
         weights: Optional[Tensor] = None,
         compute_dtype: Optional[torch.dtype] = torch.float64) -> Tensor:
-    """Class-boundary random walk of stride-4 CAMs (spec §4), sparse.
+    """Class-boundary random walk of stride-4 CAMs, sparse.
 
     Computes ``rw = (x ⊙ (1 - e)) T^(2^exp_times)`` per channel without
     forming ``T``. The caller upsamples and normalises the result
@@ -353,13 +355,20 @@ class RandomWalk(nn.Module):
         exp_times (int): ``2 ** exp_times`` propagation steps.
             Defaults to 8.
         radius (int): Neighbourhood radius. Defaults to 5.
+        compute_dtype (str, optional): ``'float64'`` (default, within 1e-9
+            of the dense reference), ``'float32'`` (half the memory traffic;
+            within 3e-4 of a float64 reference, see :func:`random_walk`)
+            or None (the dtype of the CAM).
     """
 
     def __init__(self,
                  beta: float = 10.0,
                  exp_times: int = 8,
-                 radius: int = 5) -> None:
+                 radius: int = 5,
+                 compute_dtype: Optional[str] = 'float64') -> None:
         super().__init__()
+        check_choices(compute_dtype=(compute_dtype,
+                                     ('float64', 'float32', None)))
         if not float(beta) > 0:
             raise ValueError(f'beta must be > 0, got {beta}.')
         if int(exp_times) != exp_times or exp_times < 0:
@@ -371,19 +380,23 @@ class RandomWalk(nn.Module):
         self.beta = beta
         self.exp_times = exp_times
         self.radius = radius
+        self.compute_dtype = compute_dtype
 
     @torch.no_grad()
     def forward(self, cam: Tensor, edge: Tensor) -> Tensor:
         """See :func:`random_walk`."""
-        return random_walk(cam, edge, self.beta, self.exp_times, self.radius)
+        dtype = (getattr(torch, self.compute_dtype)
+                 if self.compute_dtype else None)
+        return random_walk(cam, edge, self.beta, self.exp_times, self.radius,
+                           compute_dtype=dtype)
 
     def extra_repr(self) -> str:
         return (f'beta={self.beta}, exp_times={self.exp_times}, '
-                f'radius={self.radius}')
+                f'radius={self.radius}, compute_dtype={self.compute_dtype}')
 
 
 def upsample_rw(rw: Tensor, size: Sequence[int]) -> Tensor:
-    """Random-walk map to full resolution (spec §4).
+    """Random-walk map to full resolution.
 
     ``bilinear(rw, ×4, align_corners=False)[:, :H, :W]`` divided by its
     single global maximum over all classes and pixels (unchanged when the
