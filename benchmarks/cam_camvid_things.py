@@ -6,11 +6,15 @@ CAMs of the ``test`` split and prints the CAM mIoU of the background-threshold
 sweep (best threshold), FP/FN, and the prior-only baseline. Resumable: rerun
 the same command after an interruption.
 
+``--smoke``: the same pipeline on a tiny set generated into the work dir
+(default ``work_dirs/smoke/cam_camvid_things``), 2 iterations of batch 2;
+well under a minute, numbers meaningless.
+
 Usage::
 
     python benchmarks/cam_camvid_things.py \
         [--data-root ../shared/data/camvid_things]
-        [--work-dir work_dirs/bench_cam_camvid] [--max-iters N]
+        [--work-dir work_dirs/bench_cam_camvid] [--max-iters N] [--smoke]
 """
 import argparse
 import os.path as osp
@@ -24,20 +28,32 @@ CONFIG = osp.join(ROOT, 'configs', 'cam',
 
 
 def parse_args():
+    from benchmarks import _smoke
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=CONFIG)
     parser.add_argument(
         '--data-root',
         default=osp.join(ROOT, '..', 'shared', 'data', 'camvid_things'))
     parser.add_argument(
-        '--work-dir', default=osp.join(ROOT, 'work_dirs', 'bench_cam_camvid'))
+        '--work-dir', default=None, help='default: work_dirs/bench_cam_camvid')
     parser.add_argument('--max-iters', type=int, default=None)
     parser.add_argument('--workers', type=int, default=2)
-    return parser.parse_args()
+    _smoke.add_smoke_arg(parser)
+    args = parser.parse_args()
+    args.work_dir = _smoke.work_dir(
+        'cam_camvid_things', args.work_dir, args.smoke,
+        osp.join(ROOT, 'work_dirs', 'bench_cam_camvid'))
+    return args
 
 
 def main() -> int:
     args = parse_args()
+    from benchmarks import _smoke
+    opts = []
+    if args.smoke:
+        args.data_root = _smoke.make_data(args.work_dir)
+        args.max_iters = args.max_iters or 2
+        opts = _smoke.train_options() + _smoke.log_options(args.work_dir)
     data_root = osp.abspath(args.data_root)
     if not osp.isdir(data_root):
         sys.exit(f'error: {data_root} not found: pass --data-root pointing at '
@@ -48,7 +64,7 @@ def main() -> int:
 
     import mmwsss  # noqa: F401
     from tools.cam_pipeline import prior_only_miou, run_cam_pipeline
-    opts = [
+    opts += [
         f'{k}_dataloader.dataset.data_root={data_root}'
         for k in ('train', 'val', 'test')
     ]
@@ -67,6 +83,8 @@ def main() -> int:
     s = res['summary']
     print('\n=== benchmark: CAM baseline, EfficientNet-Lite0, camvid_things '
           'test ===')
+    if args.smoke:
+        print(_smoke.SMOKE_NOTE)
     print(f'config: {osp.relpath(args.config, ROOT)}')
     print(f'CAM mIoU (sweep best) : {s["mIoU"] * 100:.2f} % at t='
           f'{s["best_thr"]:.2f}')

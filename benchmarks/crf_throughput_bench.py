@@ -2,17 +2,21 @@
 """Benchmark: dense-CRF stage throughput with a process pool.
 
 Refines ``--num`` generated VOC-sized images (500x375, 1-3 objects, noisy
-label maps, 3 labels) with a spec preset through
+label maps, 3 labels) with a `DenseCRF` preset through
 :meth:`mmwsss.models.refiners.DenseCRF.map` (the pool used by the
 pseudo-label tools), once per worker count, and prints images/s and the
 speed-up over 1 worker (in-process). Identical outputs are checked. The
 machine's load average is printed: other jobs on the same cores lower the
-speed-up.
+speed-up. ``--work-dir`` also writes the figures to ``summary.json`` there.
+
+``--smoke``: the same measurement on 4 images, one repeat (a few seconds;
+numbers meaningless; summary in ``work_dirs/smoke/crf_throughput_bench``
+unless ``--work-dir`` is given).
 
 Usage::
 
     python benchmarks/crf_throughput_bench.py [--num 32] [--workers 1 2]
-        [--preset label] [--iters 10]
+        [--preset label] [--iters 10] [--work-dir DIR] [--smoke]
 """
 import argparse
 import os
@@ -61,7 +65,18 @@ def main():
     parser.add_argument('--preset', default='label')
     parser.add_argument('--iters', type=int, default=None)
     parser.add_argument('--repeat', type=int, default=2)
+    parser.add_argument(
+        '--work-dir',
+        default=None,
+        help='write summary.json there (default: no file)')
+    from benchmarks import _smoke
+    _smoke.add_smoke_arg(parser)
     args = parser.parse_args()
+    args.work_dir = _smoke.work_dir('crf_throughput_bench', args.work_dir,
+                                    args.smoke, None)
+    if args.smoke:
+        args.num, args.repeat = 4, 1
+        print(_smoke.SMOKE_NOTE)
     from mmwsss.models.refiners.dense_crf import DenseCRF
     kw = {} if args.iters is None else dict(iters=args.iters)
     crf = DenseCRF(args.preset, **kw)
@@ -72,6 +87,7 @@ def main():
     print(f'{args.num} images 500x375, {crf}')
     print(f'{os.cpu_count()} CPUs, load average before: {os.getloadavg()}')
     base, ref = None, None
+    rows = []
     for workers in args.workers:
         best = float('inf')
         for _ in range(args.repeat):
@@ -86,7 +102,19 @@ def main():
         base = base or ips
         print(f'workers {workers}: {best:7.2f} s, {ips:6.2f} images/s, '
               f'speed-up {ips / base:.2f}x')
+        rows.append(
+            dict(
+                workers=workers,
+                seconds=best,
+                images_per_s=ips,
+                speed_up=ips / base))
     print(f'load average after: {os.getloadavg()}')
+    if args.work_dir:
+        from mmwsss.utils.fileio import atomic_save_json
+        os.makedirs(args.work_dir, exist_ok=True)
+        out = osp.join(args.work_dir, 'summary.json')
+        atomic_save_json(out, dict(rows=rows, crf=str(crf), args=vars(args)))
+        print(f'summary: {out}')
 
 
 if __name__ == '__main__':

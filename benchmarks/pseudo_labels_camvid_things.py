@@ -13,8 +13,9 @@ same command after an interruption):
    train GT (thresholds 0.05..0.95);
 5. pseudo-label PNGs (``tools/pseudo_labels/export_pseudo_labels.py``,
    background threshold = the best one of the RW sweep unless
-   ``--rw-bg-th`` is given, + label-CRF 1 iteration, spec §4) and their
-   mIoU / FP / FN on train GT (``tools/cam/eval_cams.py --png-dir``);
+   ``--rw-bg-th`` is given, + label-CRF 1 iteration, the official
+   setting) and their mIoU / FP / FN on train GT
+   (``tools/cam/eval_cams.py --png-dir``);
 6. segmentation stage (DeepLabV3+ EfficientNet-Lite0, configs/seg/) trained
    on the pseudo labels; mIoU on ``test`` with ``tools/test.py``
    (single scale; ``--tta`` adds multi-scale x flip + softmax-CRF).
@@ -24,10 +25,16 @@ Usage::
     python benchmarks/pseudo_labels_camvid_things.py
         [--cam-checkpoint work_dirs/bench_cam_camvid/iter_1200.pth]
         [--work-dir work_dirs/pipeline_camvid] [--subset N]
-        [--boundary-iters N] [--seg-iters N] [--tta]
+        [--boundary-iters N] [--seg-iters N] [--tta] [--smoke]
 
 ``--subset N`` runs every stage on the first N images of train and test
-(a quick smoke run; its numbers are not the benchmark).
+(a quick check on the real data; its numbers are not the benchmark).
+
+``--smoke``: every stage on a tiny set generated into the work dir (default
+``work_dirs/smoke/pseudo_labels_camvid_things``), starting from a CAM
+baseline trained there for 2 iterations (unless ``--cam-checkpoint`` is
+given), 2 iterations of batch 2 for the boundary and segmentation nets;
+numbers meaningless, no shared data needed.
 """
 import argparse
 import json
@@ -51,19 +58,21 @@ SEG_CONFIG = osp.join(
 
 
 def parse_args():
+    from benchmarks import _smoke
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--data-root',
         default=osp.join(ROOT, '..', 'shared', 'data', 'camvid_things'))
     parser.add_argument(
         '--cam-checkpoint',
-        default=osp.join(ROOT, 'work_dirs', 'bench_cam_camvid',
-                         'iter_1200.pth'))
+        default=None,
+        help='default: work_dirs/bench_cam_camvid/iter_1200.pth (with '
+        '--smoke: a CAM baseline trained in the work dir)')
     parser.add_argument('--cam-config', default=CAM_CONFIG)
     parser.add_argument('--boundary-config', default=BOUNDARY_CONFIG)
     parser.add_argument('--seg-config', default=SEG_CONFIG)
     parser.add_argument(
-        '--work-dir', default=osp.join(ROOT, 'work_dirs', 'pipeline_camvid'))
+        '--work-dir', default=None, help='default: work_dirs/pipeline_camvid')
     parser.add_argument(
         '--subset',
         type=int,
@@ -82,7 +91,15 @@ def parse_args():
         '--tta',
         action='store_true',
         help='also test with multi-scale x flip + CRF')
-    return parser.parse_args()
+    _smoke.add_smoke_arg(parser)
+    args = parser.parse_args()
+    args.work_dir = _smoke.work_dir(
+        'pseudo_labels_camvid_things', args.work_dir, args.smoke,
+        osp.join(ROOT, 'work_dirs', 'pipeline_camvid'))
+    if not args.smoke and args.cam_checkpoint is None:
+        args.cam_checkpoint = osp.join(ROOT, 'work_dirs', 'bench_cam_camvid',
+                                       'iter_1200.pth')
+    return args
 
 
 def _split(args, name):
@@ -123,25 +140,55 @@ def _eval(run_tool, args, split, out, extra):
     run_tool([
         'tools/cam/eval_cams.py', '--data-root', args.data_root, '--split',
         split, '--out', out, '--workers',
-        str(args.workers)
+        str(args.workers), '--cfg-options',
+        f'work_dir={osp.join(osp.dirname(osp.abspath(out)), "eval_logs")}'
     ] + extra)
     with open(out) as f:
         return json.load(f)
 
 
+def _smoke_setup(args, run_tool, step):
+    """``--smoke``: the tiny generated set, tiny iteration counts, a CAM
+    baseline checkpoint of 2 iterations (unless one is given).
+
+    Returns:
+        tuple[list[str], list[str]]: ``--cfg-options`` added to the training
+        runs, and to the tools that run a config's test loop.
+    """
+    from benchmarks import _smoke
+    args.data_root = _smoke.make_data(args.work_dir)
+    args.boundary_iters = args.boundary_iters or 2
+    args.seg_iters = args.seg_iters or 2
+    logs = _smoke.log_options(args.work_dir)
+    train = _smoke.train_options() + logs
+    if args.cam_checkpoint is None:
+        step('0. CAM baseline checkpoint (smoke: 2 iterations)')
+        args.cam_checkpoint = _train(
+            run_tool, args.cam_config, osp.join(args.work_dir, 'cam'), 2,
+            train + [
+                f'{k}_dataloader.dataset.data_root={args.data_root}'
+                for k in ('train', 'val', 'test')
+            ] + ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'])
+    return train, logs
+
+
 def main() -> int:
     args = parse_args()
     args.data_root = osp.abspath(args.data_root)
-    args.work_dir = osp.abspath(args.work_dir)
+    from benchmarks import _smoke
+    from mmwsss.utils.fileio import atomic_save_json
+    from tools.cam_pipeline import run_tool, step
+    smoke_train, smoke_logs = [], []
+    if args.smoke:
+        smoke_train, smoke_logs = _smoke_setup(args, run_tool, step)
     if not osp.isdir(args.data_root):
         sys.exit(f'error: {args.data_root} not found: pass --data-root')
     if not osp.isfile(args.cam_checkpoint):
         sys.exit(f'error: CAM checkpoint {args.cam_checkpoint} not found: '
                  f'run benchmarks/cam_camvid_things.py first (or pass '
                  f'--cam-checkpoint)')
-    from mmwsss.utils.fileio import atomic_save_json
-    from tools.cam_pipeline import run_tool, step
     os.makedirs(args.work_dir, exist_ok=True)
+    logs = ['--cfg-options'] + smoke_logs if smoke_logs else []
     wd = args.work_dir
     train, test = _split(args, 'train'), _split(args, 'test')
     data = ['--data-root', args.data_root, '--split', train]
@@ -155,7 +202,7 @@ def main() -> int:
     run_tool([
         'tools/cam/infer_cams.py', args.cam_config, args.cam_checkpoint, *data,
         '--out-dir', cams, '--batch-size', '4'
-    ] + w)
+    ] + w + logs)
     res['cam'] = _eval(run_tool, args, train, osp.join(wd, 'eval_cam.json'),
                        ['--cam-dir', cams])
     sec['cams'] = time.time() - t
@@ -177,7 +224,7 @@ def main() -> int:
         f'train_dataloader.dataset.mask_dir={aff}'
     ]
     ckpt_b = _train(run_tool, args.boundary_config, osp.join(wd, 'boundary'),
-                    args.boundary_iters, opts)
+                    args.boundary_iters, opts + smoke_train)
     sec['boundary'] = time.time() - t
 
     t = time.time()
@@ -186,7 +233,7 @@ def main() -> int:
     run_tool([
         'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
         *data, '--cam-dir', cams, '--out-dir', rw, '--batch-size', '4'
-    ] + w)
+    ] + w + logs)
     res['rw'] = _eval(run_tool, args, train, osp.join(wd, 'eval_rw.json'), [
         '--cam-dir', rw, '--field', 'rw', '--thr-start', '0.05', '--thr-end',
         '0.95'
@@ -224,7 +271,8 @@ def main() -> int:
     # benchmark, evaluated below)
     ckpt_s = _train(
         run_tool, args.seg_config, seg_wd, args.seg_iters,
-        opts + ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'])
+        opts + ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'] +
+        smoke_train)
     sec['seg_train'] = time.time() - t
     t = time.time()
     for tta in ([False, True] if args.tta else [False]):
@@ -252,8 +300,11 @@ def main() -> int:
 
     print('\n=== benchmark: pseudo labels + segmentation stage, '
           'camvid_things ===')
+    if args.smoke:
+        print(_smoke.SMOKE_NOTE)
     if args.subset:
-        print(f'SMOKE RUN on the first {args.subset} train / test images')
+        print(f'SUBSET RUN on the first {args.subset} train / test images '
+              '(not the benchmark numbers)')
     c, r, p = res['cam'], res['rw'], res['pseudo_labels']
     print(f'CAM  (train GT, sweep best) : mIoU {pct(c["mIoU"])} % at t='
           f'{c["best_thr"]:.2f}, FP {c["FP"]:.3f} FN {c["FN"]:.3f}')

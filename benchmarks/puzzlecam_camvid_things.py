@@ -34,11 +34,17 @@ camvid_things, with the same budget.
 
 Without ``--step-time`` / ``--train`` both parts run.
 
+``--smoke``: both parts (or the ones asked for) on a tiny set generated
+into the work dir (default ``work_dirs/smoke/puzzlecam_camvid_things``):
+batch 2, 1 warm-up + 2 timed steps, 2 training iterations; the CAM
+baseline report is made there the same way (2 iterations) unless
+``--baseline-report`` is given. Numbers meaningless.
+
 Usage::
 
     python benchmarks/puzzlecam_camvid_things.py [--step-time] [--train]
         [--keep-freed-memory] [--data-root ../shared/data/camvid_things]
-        [--work-dir work_dirs/bench_puzzlecam_camvid]
+        [--work-dir work_dirs/bench_puzzlecam_camvid] [--smoke]
 """
 import argparse
 import json
@@ -57,19 +63,27 @@ BASELINE_CONFIG = osp.join(
     'cam_effnet-lite0_1xb16-1200it_camvid-things-176x176.py')
 BASELINE_REPORT = osp.join(ROOT, 'work_dirs', 'bench_cam_camvid',
                            'cam_eval_test.json')
+#: training batch of a smoke run (step time and training)
+SMOKE_BATCH = 2
 
 
 def parse_args():
+    from benchmarks import _smoke
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=CONFIG)
     parser.add_argument('--baseline-config', default=BASELINE_CONFIG)
-    parser.add_argument('--baseline-report', default=BASELINE_REPORT)
+    parser.add_argument(
+        '--baseline-report',
+        default=None,
+        help='default: work_dirs/bench_cam_camvid/cam_eval_test.json (with '
+        '--smoke: made in the work dir)')
     parser.add_argument(
         '--data-root',
         default=osp.join(ROOT, '..', 'shared', 'data', 'camvid_things'))
     parser.add_argument(
         '--work-dir',
-        default=osp.join(ROOT, 'work_dirs', 'bench_puzzlecam_camvid'))
+        default=None,
+        help='default: work_dirs/bench_puzzlecam_camvid')
     parser.add_argument(
         '--step-time', action='store_true', help='run the step-time part')
     parser.add_argument(
@@ -94,7 +108,17 @@ def parse_args():
         help='torch threads of the step-time part (default: torch default)')
     parser.add_argument('--max-iters', type=int, default=None)
     parser.add_argument('--workers', type=int, default=2)
-    return parser.parse_args()
+    _smoke.add_smoke_arg(parser)
+    args = parser.parse_args()
+    args.work_dir = _smoke.work_dir(
+        'puzzlecam_camvid_things', args.work_dir, args.smoke,
+        osp.join(ROOT, 'work_dirs', 'bench_puzzlecam_camvid'))
+    if args.smoke:
+        args.warmup, args.steps = 1, 2
+        args.max_iters = args.max_iters or 2
+    elif args.baseline_report is None:
+        args.baseline_report = BASELINE_REPORT
+    return args
 
 
 def _keep_freed_memory() -> bool:
@@ -133,12 +157,16 @@ def _build(config, size=None, strict=False):
     return cfg, model, build_optim_wrapper(model, cfg.optim_wrapper)
 
 
-def _batch(cfg, data_root):
+def _batch(cfg, data_root, batch_size=None):
+    """The first batch of the config's train loader (``batch_size``: another
+    batch size)."""
     import copy
 
     from mmengine.runner import Runner
     loader_cfg = copy.deepcopy(cfg.train_dataloader)
     loader_cfg.dataset.data_root = data_root
+    if batch_size:
+        loader_cfg.batch_size = batch_size
     loader_cfg.num_workers = 0
     loader_cfg.persistent_workers = False
     return next(iter(Runner.build_dataloader(loader_cfg, seed=0)))
@@ -195,7 +223,8 @@ def step_time(args, data_root):
         side = 192  # both settings: tiles of the crop padded to 192
         _, cam_t, wrap_t = _build(args.baseline_config, (side // 2, ) * 2)
         if batch is None:
-            batch = _batch(cfg_p, data_root)
+            batch = _batch(cfg_p, data_root,
+                           SMOKE_BATCH if args.smoke else None)
         tiles = _tile_batch(batch, side)
         n_img = len(batch['inputs'])
         shape = tuple(batch['inputs'][0].shape[-2:])
@@ -251,6 +280,15 @@ def step_time(args, data_root):
     return results
 
 
+def _smoke_options(args):
+    """``--cfg-options`` of a smoke run's tools (none in a real run)."""
+    if not args.smoke:
+        return []
+    from benchmarks import _smoke
+    return (_smoke.train_options(SMOKE_BATCH) +
+            _smoke.log_options(args.work_dir))
+
+
 def train_and_eval(args, data_root):
     import os
 
@@ -260,7 +298,7 @@ def train_and_eval(args, data_root):
         os.environ.update(
             MALLOC_MMAP_MAX_='0', MALLOC_TRIM_THRESHOLD_=str(2**31 - 1))
     from tools.cam_pipeline import run_cam_pipeline
-    opts = [
+    opts = _smoke_options(args) + [
         f'{k}_dataloader.dataset.data_root={data_root}'
         for k in ('train', 'val', 'test')
     ]
@@ -271,11 +309,19 @@ def train_and_eval(args, data_root):
         max_iters=args.max_iters,
         workers=args.workers,
         cfg_options=opts)
+    if args.smoke and args.baseline_report is None:
+        from benchmarks import _smoke
+        args.baseline_report = _smoke.cam_baseline_report(
+            args.baseline_config, args.work_dir, data_root, args.workers,
+            SMOKE_BATCH)
     return res
 
 
 def main() -> int:
     args = parse_args()
+    from benchmarks import _smoke
+    if args.smoke:
+        args.data_root = _smoke.make_data(args.work_dir)
     data_root = osp.abspath(args.data_root)
     if not osp.isdir(data_root):
         sys.exit(f'error: {data_root} not found: pass --data-root pointing at '
@@ -288,6 +334,8 @@ def main() -> int:
 
     print('\n=== benchmark: Puzzle-CAM vs CAM, EfficientNet-Lite0, '
           'camvid_things ===')
+    if args.smoke:
+        print(_smoke.SMOKE_NOTE)
     print(f'config  : {osp.relpath(args.config, ROOT)}')
     print(f'baseline: {osp.relpath(args.baseline_config, ROOT)}')
     if timing:

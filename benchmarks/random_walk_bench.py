@@ -2,8 +2,8 @@
 """Benchmark: sparse random walk vs the dense reference formulation.
 
 Per image of a 512x512-sized input: stride-4 maps 128x128 (N = 16,384),
-K = 3 CAM channels, radius 5, beta 10, exp_times 8 (spec pseudo_labels.md
-§4). "ours" = ``mmwsss.models.refiners.random_walk`` (weights over the 69
+K = 3 CAM channels, radius 5, beta 10, exp_times 8 (the official
+setting). "ours" = ``mmwsss.models.refiners.random_walk`` (weights over the 69
 neighbours, 256 gather steps); "dense" = the official formulation: the dense
 N x N affinity matrix, T = A^beta / colsum, squared exp_times times, x @ T.
 
@@ -16,11 +16,18 @@ on 2 CPU cores): by default it is measured at ``--dense-size`` (64) and
 extrapolated to 128 with its exact scaling (time ~ N^3 for the squarings,
 memory ~ N^2); ``--dense-size 128`` measures it directly. The sparse result
 is also checked against the dense one at the measured size.
+``--work-dir`` writes the figures to ``summary.json`` there (``--out``:
+another file).
+
+``--smoke``: the same measurements at 16x16 (dense reference at 8x8), one
+repeat (seconds; numbers meaningless; summary in
+``work_dirs/smoke/random_walk_bench`` unless ``--work-dir`` is given).
 
 Usage::
 
     python benchmarks/random_walk_bench.py [--size 128] [--dense-size 64]
-        [--channels 3] [--repeat 3] [--device cpu|cuda]
+        [--channels 3] [--repeat 3] [--device cpu|cuda] [--work-dir DIR]
+        [--smoke]
 """
 import argparse
 import multiprocessing as mp
@@ -49,7 +56,7 @@ def _inputs(size, channels, seed, device):
 
 
 def dense_random_walk(cam, edge, beta=10.0, exp_times=8, radius=5):
-    """The official dense formulation (spec §4), vectorised."""
+    """The official dense formulation, vectorised."""
     import torch
     import torch.nn.functional as F
 
@@ -145,7 +152,19 @@ def main():
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--out', default=None, help='write a JSON summary')
+    parser.add_argument(
+        '--work-dir',
+        default=None,
+        help='write summary.json there (unless --out is given)')
+    from benchmarks import _smoke
+    _smoke.add_smoke_arg(parser)
     args = parser.parse_args()
+    args.work_dir = _smoke.work_dir('random_walk_bench', args.work_dir,
+                                    args.smoke, None)
+    if args.smoke:
+        args.size, args.dense_size, args.repeat = 16, 8, 1
+    if args.work_dir and not args.out:
+        args.out = osp.join(args.work_dir, 'summary.json')
     import numpy as np
     import torch
     print(f'device {args.device}, torch {torch.__version__}, '
@@ -174,6 +193,8 @@ def main():
     ]
     print(f'\nrandom walk, K={args.channels}, radius 5, beta 10, '
           f'exp_times 8 (256 steps)')
+    if args.smoke:
+        print(_smoke.SMOKE_NOTE)
     print(f'{"method":6} {"map":>8} {"time s":>10} {"peak MiB":>10}  note')
     for m, s, t, mem, note in rows:
         print(f'{m:6} {f"{s}x{s}":>8} {t:10.3f} {mem:10.1f}  {note}')
@@ -188,6 +209,7 @@ def main():
           f'{100 * same:.3f} % of pixels')
     if args.out:
         from mmwsss.utils.fileio import atomic_save_json
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         atomic_save_json(
             args.out,
             dict(
@@ -195,6 +217,7 @@ def main():
                 max_abs_diff=diff,
                 same_argmax=same,
                 args=vars(args)))
+        print(f'summary: {args.out}')
 
 
 if __name__ == '__main__':

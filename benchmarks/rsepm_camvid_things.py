@@ -22,7 +22,7 @@ camvid_things, with the CAM baseline's budget.
    exists, resumed otherwise), multi-scale x flip CAMs of ``test``
    (``tools/cam/infer_cams.py``, the protocol of the CAM baseline) and
    their threshold sweep (:func:`tools.cam_pipeline.run_cam_pipeline`),
-   then the spec §8 seeds of ``test`` (``tools/rsepm/infer_seeds.py``, GT
+   then the single-stage seeds of ``test`` (``tools/rsepm/infer_seeds.py``, GT
    image labels like the CAM baseline's CAMs, no CRF) evaluated at the
    background threshold equivalent to ``bg = (1 - max)^2`` (t = 0.382) and
    swept (``tools/cam/eval_cams.py``). The table puts them next to the CAM
@@ -32,14 +32,23 @@ camvid_things, with the CAM baseline's budget.
 Without ``--step-time`` / ``--train`` both parts run. ``--subset N`` uses
 the first N images of train and test (and a batch of at most N) and
 ``--max-iters`` shortens training (the phase milestones are scaled with
-it): a smoke run, its numbers are not the benchmark.
+it): a quick check on the real data, its numbers are not the benchmark.
+
+``--smoke``: both parts (or the ones asked for) on a tiny set generated
+into the work dir (default ``work_dirs/smoke/rsepm_camvid_things``): batch
+2, 1 warm-up + 2 timed steps, 4 training iterations (L_cls, RS, RS, EPM
+for RS+EPM). Numbers meaningless. The baseline row comes from the report of
+``benchmarks/cam_camvid_things.py --smoke`` in its default work dir
+(``work_dirs/smoke/cam_camvid_things/cam_eval_test.json``) or from
+``--baseline-report``; without one the table says so (making one here
+would add a third training pipeline to the 3-minute budget).
 
 Usage::
 
     python benchmarks/rsepm_camvid_things.py [--step-time] [--train]
         [--keep-freed-memory] [--data-root ../shared/data/camvid_things]
         [--work-dir work_dirs/bench_rsepm_camvid] [--models rs rsepm]
-        [--max-iters N] [--subset N]
+        [--max-iters N] [--subset N] [--smoke]
 """
 import argparse
 import importlib.util
@@ -64,18 +73,29 @@ BASELINE_REPORT = osp.join(ROOT, 'work_dirs', 'bench_cam_camvid',
                            'cam_eval_test.json')
 #: phase milestones of the camvid configs: 300 / 900 of 1,200 iterations
 RS_FRAC, EPM_FRAC = 0.25, 0.75
+#: training batch and iterations of a smoke run
+SMOKE_BATCH, SMOKE_ITERS = 2, 4
+#: the CAM baseline report of benchmarks/cam_camvid_things.py --smoke
+SMOKE_BASELINE_REPORT = osp.join(ROOT, 'work_dirs', 'smoke',
+                                 'cam_camvid_things', 'cam_eval_test.json')
 
 
 def parse_args():
+    from benchmarks import _smoke
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--baseline-config', default=BASELINE_CONFIG)
-    parser.add_argument('--baseline-report', default=BASELINE_REPORT)
+    parser.add_argument(
+        '--baseline-report',
+        default=None,
+        help='default: work_dirs/bench_cam_camvid/cam_eval_test.json (with '
+        '--smoke: work_dirs/smoke/cam_camvid_things/cam_eval_test.json)')
     parser.add_argument(
         '--data-root',
         default=osp.join(ROOT, '..', 'shared', 'data', 'camvid_things'))
     parser.add_argument(
         '--work-dir',
-        default=osp.join(ROOT, 'work_dirs', 'bench_rsepm_camvid'))
+        default=None,
+        help='default: work_dirs/bench_rsepm_camvid')
     parser.add_argument(
         '--step-time', action='store_true', help='run the step-time part')
     parser.add_argument(
@@ -110,7 +130,18 @@ def parse_args():
         type=int,
         default=8,
         help='images per CAM / seed inference call')
-    return parser.parse_args()
+    _smoke.add_smoke_arg(parser)
+    args = parser.parse_args()
+    args.work_dir = _smoke.work_dir(
+        'rsepm_camvid_things', args.work_dir, args.smoke,
+        osp.join(ROOT, 'work_dirs', 'bench_rsepm_camvid'))
+    if args.smoke:
+        args.warmup, args.steps = 1, 2
+        args.max_iters = args.max_iters or SMOKE_ITERS
+    if args.baseline_report is None:
+        args.baseline_report = (
+            SMOKE_BASELINE_REPORT if args.smoke else BASELINE_REPORT)
+    return args
 
 
 def _puzzle_bench():
@@ -141,6 +172,11 @@ def _data_options(args):
         f'{k}_dataloader.dataset.data_root={args.data_root}'
         for k in ('train', 'val', 'test')
     ]
+    if args.smoke:
+        from benchmarks import _smoke
+        opts += (
+            _smoke.train_options(SMOKE_BATCH) +
+            _smoke.log_options(args.work_dir))
     if args.subset:
         opts += [
             f'train_dataloader.dataset.split={_split(args, "train")}',
@@ -187,6 +223,8 @@ def step_time(args):
     if args.subset:
         cfg_cam.train_dataloader.batch_size = min(
             cfg_cam.train_dataloader.batch_size, args.subset)
+    if args.smoke:
+        cfg_cam.train_dataloader.batch_size = SMOKE_BATCH
     batch = bench._batch(cfg_cam, args.data_root)
     models = {
         'cam': (cam, wrap_c),
@@ -247,8 +285,9 @@ def train_and_eval(args, name):
     from tools.cam_pipeline import run_cam_pipeline, run_tool, step
     config = CONFIGS[name]
     wd = osp.join(args.work_dir, name)
-    # no val loop at the end of training (the §8 multi-scale + CRF test
-    # of the 404 val tiles): the seeds and CAMs of `test` are evaluated below
+    # no val loop at the end of training (the single-stage multi-scale + CRF
+    # test of the 404 val tiles): the seeds and CAMs of `test` are evaluated
+    # below
     opts = _data_options(args) + _phase_options(name, args.max_iters) + [
         'val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'
     ]
@@ -262,7 +301,7 @@ def train_and_eval(args, name):
         batch_size=args.batch_size,
         cfg_options=opts)
     sec = dict(res['seconds'])
-    step(f'[{name}] spec §8 seeds of test (GT labels, no CRF)')
+    step(f'[{name}] single-stage seeds of test (GT labels, no CRF)')
     t = time.time()
     seeds = osp.join(wd, 'seeds_test')
     run_tool([
@@ -305,8 +344,10 @@ def _row(label, cam=None, seed=None, sweep=None):
 
 def main() -> int:
     args = parse_args()
+    from benchmarks import _smoke
+    if args.smoke:
+        args.data_root = _smoke.make_data(args.work_dir)
     args.data_root = osp.abspath(args.data_root)
-    args.work_dir = osp.abspath(args.work_dir)
     if not osp.isdir(args.data_root):
         sys.exit(f'error: {args.data_root} not found: pass --data-root '
                  'pointing at a camvid_things copy (images/, masks/, ...)')
@@ -320,7 +361,10 @@ def main() -> int:
     both = not (args.step_time or args.train)
     t0 = time.time()
     summary = dict(
-        data_root=args.data_root, subset=args.subset, max_iters=args.max_iters)
+        data_root=args.data_root,
+        subset=args.subset,
+        max_iters=args.max_iters,
+        smoke=args.smoke)
     if both or args.step_time:
         summary['step_time'] = step_time(args)
     results = {}
@@ -331,8 +375,10 @@ def main() -> int:
 
     print('\n=== benchmark: RS / RS+EPM vs CAM, EfficientNet-Lite0, '
           'camvid_things ===')
-    if args.subset or args.max_iters:
-        print(f'SMOKE RUN (subset {args.subset}, max_iters '
+    if args.smoke:
+        print(_smoke.SMOKE_NOTE)
+    elif args.subset or args.max_iters:
+        print(f'SHORT RUN (subset {args.subset}, max_iters '
               f'{args.max_iters}): not the benchmark numbers')
     st = summary.get('step_time')
     if st:
@@ -343,7 +389,7 @@ def main() -> int:
               f'{st["rs_epm_over_cam"]:.2f}x')
     if results:
         print('test split, mIoU % (6 classes incl. background); CAM = '
-              'multi-scale x flip CAM, best threshold; seed = spec §8 '
+              'multi-scale x flip CAM, best threshold; seed = single-stage '
               'without CRF (GT labels)')
         print('| model                  | CAM mIoU (sweep) |  seed  | FP    '
               '| FN    | seed sweep      |')
@@ -354,7 +400,8 @@ def main() -> int:
             print(_row('CAM baseline (L_cls)', cam=base))
         else:
             print(f'(CAM baseline report not found: {args.baseline_report};'
-                  ' run benchmarks/cam_camvid_things.py)')
+                  ' run benchmarks/cam_camvid_things.py' +
+                  (' --smoke)' if args.smoke else ')'))
         labels = dict(rs='RS', rsepm='RS+EPM')
         for name, r in results.items():
             print(_row(labels[name], r['cam'], r['seed'], r['seed_sweep']))

@@ -131,13 +131,14 @@ def load_config(path: Optional[str], options: Optional[Sequence[str]] = None):
     ``--cfg-options`` applied; errors exit with one line."""
     from mmengine.config import Config
     if path is None:
-        return Config(
+        cfg = Config(
             dict(
                 default_scope='mmseg',
                 custom_imports=dict(imports=['mmwsss']),
                 log_level='WARNING'))
-    check_files(config=path)
-    cfg = Config.fromfile(path)
+    else:
+        check_files(config=path)
+        cfg = Config.fromfile(path)
     opts = cfg_options(options)
     if opts:
         cfg.merge_from_dict(opts)

@@ -1,0 +1,88 @@
+"""Every benchmark script's ``--smoke`` mode end to end: the same code path
+as a real run on a tiny generated set, in at most 3 minutes (2 CPU cores,
+1 torch thread), printing its result lines."""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SMOKE_NOTE = '(smoke run: numbers are meaningless)'
+#: the limit of a smoke run (seconds)
+LIMIT_S = 180
+
+#: script -> (extra arguments so that every part runs, the file it writes
+#: into the work dir, regexes of the key result lines)
+CASES = {
+    'cam_camvid_things': ([], 'cam_eval_test.json', [
+        r'CAM mIoU \(sweep best\) : \d+\.\d+ % at t=\d', r'FP / FN +: \d',
+        r'prior-only baseline +: \d'
+    ]),
+    'crf_throughput_bench': ([], 'summary.json', [
+        r'workers 1: .* images/s, speed-up 1\.00x',
+        r'workers 2: .* images/s, speed-up \d'
+    ]),
+    'pseudo_labels_camvid_things': (['--tta'], 'summary.json', [
+        r'CAM  \(train GT, sweep best\) : mIoU \d',
+        r'\+RW  \(train GT, sweep best\) : mIoU \d',
+        r'\+dCRF PNGs \(train GT\) +: mIoU \d',
+        r'seg_test +: mIoU \d+\.\d+ % \(test split\)',
+        r'seg_test_tta +: mIoU \d+\.\d+ % \(test split\)'
+    ]),
+    'puzzlecam_camvid_things':
+    (['--step-time', '--train'], 'cam_eval_test.json', [
+        r'step-time ratio Puzzle-CAM / CAM \[configs\]: \d',
+        r'step-time ratio Puzzle-CAM / CAM \[divisible\]: \d',
+        r'Puzzle-CAM CAM mIoU \(test, sweep best\): \d',
+        r'CAM baseline mIoU \(test, sweep best\) +: \d',
+        r'difference +: [+-]\d'
+    ]),
+    'random_walk_bench': ([], 'summary.json', [
+        r'ours +8x8 .* measured', r'dense +16x16 .* extrapolated from 8',
+        r'ratio at 8x8 \(measured\): time \d', r'ratio at 16x16: time \d',
+        r'same argmax on \d'
+    ]),
+    'rsepm_camvid_things': (['--step-time', '--train'], 'summary.json', [
+        r'step time \(batch 2 x \(176, 176\)\): CAM \d.*RS\+EPM / CAM \d',
+        r'\| model +\| CAM mIoU \(sweep\) \|', r'\| RS +\| +\d',
+        r'\| RS\+EPM +\| +\d'
+    ]),
+}
+
+
+def _run(cmd, timeout=900):
+    """Run ``cmd`` in the repo root (1 torch thread); assert it succeeds;
+    return stdout + stderr and the wall time."""
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    t = time.time()
+    res = subprocess.run(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
+    seconds = time.time() - t
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-6000:]
+    return out, seconds
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_smoke(name, tmp_path):
+    extra, written, patterns = CASES[name]
+    script = osp.join('benchmarks', f'{name}.py')
+    out, seconds = _run(
+        [sys.executable, script, '--smoke', '--work-dir',
+         str(tmp_path)] + extra)
+    assert out.count(SMOKE_NOTE) == 1, out[-3000:]
+    for pattern in patterns:
+        assert re.search(pattern, out), (pattern, out[-3000:])
+    assert seconds <= LIMIT_S, (
+        f'{script} --smoke took {seconds:.0f} s (limit {LIMIT_S} s)')
+    # the output (and the generated set, if any) is in the given work dir
+    assert (tmp_path / written).is_file(), sorted(os.listdir(tmp_path))
