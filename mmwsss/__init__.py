@@ -8,8 +8,8 @@ from .utils import compat as _compat
 
 _compat.apply_all()
 
-from . import (datasets, engine, evaluation,  # noqa: E402,F401,I001
-               models, visualization)
+from . import (datasets, engine, evaluation, models,  # noqa: E402,F401,I001
+               visualization)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__']

@@ -44,7 +44,7 @@ def test_maps_to_label_ties_go_to_background():
 
 
 def test_affinity_label_rule_hand_worked():
-    # one class (key 3), fg_th .4, bg_th .1 (spec §2):
+    # one class (key 3), fg_th .4, bg_th .1 (IRN affinity-label rule):
     # cam   .05  .2   .5  .9   -> fg_map 0 0 1 1 ; bg_map 0 1 1 1
     # aff    0  255   3   3
     hr = np.array([[[0.05, 0.2, 0.5, 0.9]]], np.float32)
@@ -69,7 +69,7 @@ def test_png_round_trip_preserves_labels(tmp_path):
         np.testing.assert_array_equal(read_label_png(path), lab)
         with open(path, 'rb') as f:
             data = f.read()
-        # what mmseg's LoadAnnotations decodes (spec §5)
+        # what mmseg's LoadAnnotations decodes
         dec = mmcv.imfrombytes(data, flag='unchanged', backend='pillow')
         np.testing.assert_array_equal(dec, lab)
         from PIL import Image

@@ -1,11 +1,13 @@
-"""RS+EPM configs (configs/rsepm/, configs/rsepm_r50_voc.py): the spec §7
-recipe, schedule readings, decoder swaps, the camvid budget of the CAM
-baseline, every model builds (pretrained weights off), and the VOC and
-camvid configs train on tiny generated fixtures (then run their test loop).
+"""RS+EPM configs (configs/rsepm/, configs/rsepm_r50_voc.py): the
+official VOC recipe, schedule readings, decoder swaps, the camvid budget
+of the CAM baseline, every model builds (pretrained weights off), and the
+VOC and camvid configs train on tiny generated fixtures (then run their
+test loop).
 
-Expected values are computed here from the spec, not read from the
-configs: 20 epochs x floor(10582 / 16) iterations, milestones at epochs
-5 / 15, lr multipliers 1 / 2 / 10 / 20 with no weight decay on biases."""
+Expected values are computed here from the official recipe, not read
+from the configs: 20 epochs x floor(10582 / 16) iterations, milestones at
+epochs 5 / 15, lr multipliers 1 / 2 / 10 / 20 with no weight decay on
+biases."""
 import glob
 import os.path as osp
 import uuid
@@ -94,7 +96,7 @@ def test_alias_is_the_main_config():
         assert _plain(a[key]) == _plain(b[key]), key
 
 
-def test_voc_recipe_spec_section_7():
+def test_voc_recipe():
     cfg = Config.fromfile(MAIN)
     ipe = VOC_TRAIN_AUG // 16
     assert ipe == 661
@@ -125,7 +127,7 @@ def test_voc_recipe_spec_section_7():
     (poly, ) = cfg.param_scheduler
     assert poly.type == 'PolyLR' and poly.power == 0.9
     assert poly.end == cfg.train_cfg.max_iters + 1 and not poly.by_epoch
-    # spec §8 test
+    # official test settings
     tc = cfg.model.test_cfg
     assert tuple(tc.scales) == (1.0, 0.5, 1.5, 2.0) and tc.flip
     assert tc.conf_th == 0.34 and tc.bg_gamma == 2.0
@@ -134,13 +136,13 @@ def test_voc_recipe_spec_section_7():
     assert cfg.test_dataloader.dataset.label_source == 'none'
     evs = [e.type for e in cfg.val_evaluator]
     assert evs == ['IoUMetric', 'CAMSweepMetric', 'CAMSweepMetric']
-    # seed sweep on pred_cam + FP/FN of the final labels (spec §8)
+    # seed sweep on pred_cam + FP/FN of the final labels (official eval)
     assert [(e.get('mode', 'sweep'), e.prefix) for e in cfg.val_evaluator[1:]
             ] == [('sweep', 'cam'), ('png', 'seg')]
 
 
 def test_voc_parameter_groups():
-    """1x / 2x / 10x / 20x lr, wd only on weights (spec README §4.1)."""
+    """1x / 2x / 10x / 20x lr, wd only on weights (official rule)."""
     cfg = Config.fromfile(MAIN)
     model = MODELS.build(_strip_pretrained(cfg.model))
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)

@@ -136,8 +136,8 @@ def test_boundary_config(path):
     assert cfg.model.boundary_head.radius == 10
     tc = cfg.model.test_cfg
     assert (tc.rw_radius, tc.rw_beta) == (5, 10.0)
-    # spec: 2**8 steps for VOC-sized maps; the CPU configs scale the step
-    # count with the stride-4 map area (synthetic 28x28, camvid 60x45)
+    # official: 2**8 steps for VOC-sized maps; the CPU configs scale the
+    # step count with the stride-4 map area (synthetic 28x28, camvid 60x45)
     expected_exp = {'synthetic': 4, 'camvid': 6}
     name = osp.basename(path)
     exp = next((v for k, v in expected_exp.items() if k in name), 8)

@@ -54,7 +54,8 @@ def _group_of(optimizer):
     return out
 
 
-# hand-computed table (spec README §4.1): name -> (lr, wd, group name)
+# hand-computed table (official 1x / 2x / 10x / 20x lr rule):
+# name -> (lr, wd, group name)
 EXPECTED = {
     'backbone.conv.weight': (LR, WD, 'backbone_weight'),
     'backbone.bn.weight': (LR, WD, 'backbone_weight'),

@@ -1,4 +1,4 @@
-"""PuzzleAlphaHook: the alpha ramp of Puzzle-CAM (spec puzzle_cam.md §3)."""
+"""PuzzleAlphaHook: the alpha ramp of the Puzzle-CAM loss."""
 from types import SimpleNamespace
 
 import pytest

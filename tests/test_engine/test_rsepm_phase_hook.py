@@ -1,4 +1,4 @@
-"""RSEPMPhaseHook: cls -> rs -> rs_epm by iteration (spec rs_epm.md §7)."""
+"""RSEPMPhaseHook: cls -> rs -> rs_epm by iteration (RS+EPM schedule)."""
 from types import SimpleNamespace
 
 import pytest

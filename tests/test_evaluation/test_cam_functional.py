@@ -10,7 +10,8 @@ from mmwsss.evaluation import (confusion_to_metrics, format_report,
 
 # ---------------------------------------------------------------- references
 def brute_sweep(hr_cam, keys, gt, thresholds, C, ignore=255):
-    """Pixel-by-pixel python reference of spec §2.1 + §3."""
+    """Pixel-by-pixel python reference of the background-threshold labelling
+    and the confusion matrix of the sweep."""
     hr_cam = np.asarray(hr_cam)
     conf = np.zeros((len(thresholds), C, C), dtype=np.int64)
     H, W = gt.shape
@@ -27,7 +28,7 @@ def brute_sweep(hr_cam, keys, gt, thresholds, C, ignore=255):
 
 
 def brute_metrics(conf):
-    """Per-class loops, straight from the spec formulas."""
+    """Per-class loops, straight from the IoU / FP / FN formulas."""
     C = conf.shape[0]
     out = dict(IoU=[], FP=[], FN=[], FP_BG=[], FP_FG=[])
     for c in range(C):

@@ -1,5 +1,6 @@
 """Boundary network parts: affinity loss (hand-worked), label resizing,
-stem capture, edge inference (padding + flip as in spec §4)."""
+stem capture, edge inference (padding + flip as in the official edge
+inference)."""
 import math
 
 import pytest
@@ -77,7 +78,7 @@ def test_stem_feature_and_frozen_backbone():
 def test_extract_edge_pad_and_flip():
     """With an edge 'network' that is a 4x4 average of the first input
     channel, the flip-averaged, cropped map equals the map of the unpadded
-    image: the padding never enters the flipped map (spec §4)."""
+    image: the padding never enters the flipped map."""
     model = _tiny_boundary_net(test_cfg=dict(edge_pad_size=64))
     model.forward_edge = lambda x: F.avg_pool2d(x[:, :1], 4)
     x = torch.zeros(2, 3, 40, 56)

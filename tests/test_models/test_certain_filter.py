@@ -1,4 +1,4 @@
-"""Certain filter (spec rs_epm.md §4) on hand-made maps and against a
+"""Certain filter (of RS+EPM) on hand-made maps and against a
 per-pixel loop of each rule."""
 import inspect
 

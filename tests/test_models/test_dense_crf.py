@@ -1,5 +1,6 @@
-"""Dense-CRF refiner: the spec presets, the unaries, keys mapping, and that
-every preset moves a hand-made noisy mask toward the image edges."""
+"""Dense-CRF refiner: the official presets, the unaries, keys mapping,
+and that every preset moves a hand-made noisy mask toward the image
+edges."""
 import cv2
 import numpy as np
 import pytest
@@ -32,8 +33,8 @@ def _scene(seed=0):
     return img, true > 0, noisy
 
 
-def test_presets_are_the_spec_table():
-    # spec README §7 / pseudo_labels.md §1
+def test_presets_are_the_official_table():
+    # the parameter sets of the official codebases
     rows = {
         'label': ('label', 3, 3, 50, 5, 10, 10),
         'softmax': ('softmax', 3, 3, 80, 13, 10, 10),

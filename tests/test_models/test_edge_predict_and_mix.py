@@ -1,4 +1,4 @@
-"""EdgePredictMix (spec rs_epm.md §6): edge operators, the component fill,
+"""EdgePredictMix (the EPM of RS+EPM): edge operators, the component fill,
 EP (EdgePredict) and the mixing (PartnerMix), against numpy / OpenCV /
 SciPy references written here, hand-worked maps and slow loops."""
 import cv2
@@ -24,10 +24,11 @@ IGN = 255
 
 
 # ----------------------------------------------------------------------
-# references written from the spec
+# references written from the RS+EPM formulas
 # ----------------------------------------------------------------------
 class StandInCF(nn.Module):
-    """Spec §4 default rule, written independently; records certain_th."""
+    """Default certain-filter rule, written independently; records
+    certain_th."""
 
     def __init__(self, c=0.55, u=0.10):
         super().__init__()

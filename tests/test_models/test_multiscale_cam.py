@@ -54,13 +54,13 @@ class PoolConvCAM(nn.Module):
         return data
 
 
-def spec_reference(model,
-                   img,
-                   present,
-                   scales=SCALES,
-                   backend='pil',
-                   rounding=round,
-                   flip=True):
+def independent_reference(model,
+                          img,
+                          present,
+                          scales=SCALES,
+                          backend='pil',
+                          rounding=round,
+                          flip=True):
     """The formulas of the docs, one RGB uint8 image, written out."""
     H, W = img.shape[:2]
     cam4 = hr = probs = 0
@@ -124,7 +124,7 @@ def test_cam_matches_reference(size):
     model = PoolConvCAM(num_classes=4).eval()
     img = rand_img(rng, *size)
     out = MultiScaleCAM(model).test_step(batch([img], [[1, 0, 1, 1]]))[0]
-    keys, ref4, refhr, refp = spec_reference(model, img, [0, 2, 3])
+    keys, ref4, refhr, refp = independent_reference(model, img, [0, 2, 3])
     assert out.cam_keys.tolist() == keys
     assert out.pred_cam.data.shape == (3, ) + size
     torch.testing.assert_close(
@@ -144,7 +144,7 @@ def test_torch_backend_int_rounding_no_flip():
         flip=False,
         scales=[1.0, 0.7])
     out = wrapper.test_step(batch([img], [[1, 1, 1]]))[0]
-    _, ref4, refhr, _ = spec_reference(
+    _, ref4, refhr, _ = independent_reference(
         model,
         img, [0, 1, 2],
         scales=(1.0, 0.7),

@@ -1,5 +1,5 @@
-"""PAMR (spec rs_epm.md §3) against a per-pixel loop written from the spec,
-plus its invariances."""
+"""PAMR (as used by RS+EPM) against a per-pixel loop written from its
+formula, plus its invariances."""
 import inspect
 
 import numpy as np

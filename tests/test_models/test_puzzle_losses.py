@@ -1,4 +1,4 @@
-"""Puzzle-CAM losses (spec puzzle_cam.md §3) against hand-worked values."""
+"""Puzzle-CAM losses (L_cls, L_p-cls, L_re) against hand-worked values."""
 import math
 
 import pytest

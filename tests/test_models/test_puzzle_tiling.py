@@ -1,4 +1,4 @@
-"""Puzzle tiling / merging (spec puzzle_cam.md §2) against hand-built
+"""Puzzle tiling / merging (of Puzzle-CAM) against hand-built
 references, and the size handling of PuzzleTiler."""
 import pytest
 import torch

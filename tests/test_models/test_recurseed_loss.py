@@ -1,4 +1,5 @@
-"""RecurSeedLoss: L_rec of RS+EPM (spec rs_epm.md §5, §11.4)."""
+"""RecurSeedLoss: L_rec of RS+EPM, with its inferred loss forms and
+resize orders."""
 import math
 
 import pytest

@@ -1,5 +1,6 @@
 """RSEPM segmentor: phases and losses, stop-gradients, drop-in decode heads,
-single-stage inference (spec rs_epm.md §1, §5, §7, §8)."""
+single-stage inference of RS+EPM (decoder, L_rec / EPM data flow, phase
+schedule, multi-scale flip inference)."""
 import copy
 import os.path as osp
 
@@ -169,7 +170,7 @@ def test_use_cls_mix_adds_the_mixed_classification_loss():
 @pytest.mark.parametrize('mixed_forward', ['concat', 'separate'])
 def test_mixed_losses_match_a_step_by_step_reference(mixed_forward):
     """With BN in eval mode and no dropout every sample is independent, so
-    both forward modes must give the losses of the spec §5 data flow
+    both forward modes must give the losses of the RS+EPM data flow
     recomputed here step by step (seeds -> EPM -> mixed forward)."""
     cfg = _cfg(mixed_forward=mixed_forward)
     cfg['decode_head']['dropout_ratio'] = 0.0
@@ -247,7 +248,7 @@ def test_rec_gradient_equals_reference_with_detached_seed_copy():
     assert any(n.startswith('backbone.') for n in got)
     assert not any(n.startswith('decode_head.') for n in got)
 
-    # reference: seeds from a detached copy, L_rec written from the spec
+    # reference: seeds from a detached copy, L_rec written from its formula
     with torch.no_grad():
         feats_d = ref_model.extract_feat(x)
         cam_d = ref_model.extract_cam(x)
@@ -395,7 +396,8 @@ def test_base_config_builds_with_every_key():
 
 # ---------------------------------------------------------------- inference
 def _loop_predict_seed(model, x, scales, flip, conf_th, labels=None):
-    """Spec §8 written as loops over images, scales and flips."""
+    """RS+EPM seed inference written as loops over images, scales and
+    flips."""
     B, _, H, W = x.shape
     seeds, presents = [], []
     for b in range(B):

@@ -1,4 +1,4 @@
-"""RSEPMDecoderHead: the plain-conv DeepLabV3+ head of RS+EPM (spec §1)."""
+"""RSEPMDecoderHead: the plain-conv DeepLabV3+ head of RS+EPM."""
 import pytest
 import torch
 import torch.nn as nn
@@ -12,7 +12,7 @@ from mmseg.structures import SegDataSample
 from mmwsss.models.heads import RSEPMDecoderHead
 
 
-def _spec_param_count(c5=2048, c2=256, ch=256, low=256, ncls=21):
+def _official_param_count(c5=2048, c2=256, ch=256, low=256, ncls=21):
     """Parameters of the official RS+EPM decoder, counted by hand."""
     bn = 2 * ch  # BN gamma + beta
     aspp = (c5 * ch + bn)  # 1x1 branch
@@ -30,7 +30,7 @@ def test_official_architecture_parameter_count_and_layers():
     head = MODELS.build(dict(type='RSEPMDecoderHead', num_classes=21))
     assert isinstance(head, BaseDecodeHead)
     n = sum(p.numel() for p in head.parameters())
-    assert n == _spec_param_count()
+    assert n == _official_param_count()
     assert head.conv_seg.kernel_size == (3, 3)
     assert head.conv_seg.bias is None
     assert head.aspp_bottleneck.conv.in_channels == 1280
@@ -61,7 +61,7 @@ def _cbr(m, x):
 
 
 def _reference(head, c2, c5):
-    """Spec §1 data flow written with functional ops (eval mode)."""
+    """The head's data flow written with functional ops (eval mode)."""
     branches = [_cbr(m, c5) for m in head.aspp_convs]
     pooled = _cbr(head.image_pool[1], c5.mean(dim=(2, 3), keepdim=True))
     branches.append(pooled.expand(-1, -1, *c5.shape[2:]))

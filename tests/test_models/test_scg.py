@@ -1,5 +1,5 @@
-"""SCG (spec rs_epm.md §2) against a per-image, per-class loop written
-from the spec in float64."""
+"""SCG (self-correlation map generation of RS+EPM) against a per-image,
+per-class loop written from its formulas in float64."""
 import inspect
 import math
 

@@ -47,7 +47,7 @@ def _check_build(backbone_cfg, channels, stride, size=(65, 70)):
 
 
 def _check_layout(name, model):
-    """Spec README §6 details of the official layouts."""
+    """Details of the official backbone layouts (stem, strides, dilations)."""
     if name == 'resnet50_os16.py':
         assert model.conv1.kernel_size == (7, 7)  # torchvision stem, not V1c
         assert model.layer4[0].conv2.stride == (1, 1)
