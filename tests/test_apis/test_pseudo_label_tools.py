@@ -11,16 +11,15 @@ import json
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 from _pl_toys import make_pl_fixture
+from repo_commands import ROOT, run_repo
 
 from mmwsss.utils.fileio import load_cam, read_label_png
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BOUNDARY_CFG = osp.join(
     ROOT, 'configs', 'boundary',
     'boundary_effnet-lite0_1xb16-600it_camvid-things-176x176.py')
@@ -31,17 +30,7 @@ SEG_CFG = osp.join(
 
 
 def _run(args, timeout=300):
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='2')
-    res = subprocess.run(
-        [sys.executable] + args,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-5000:]
-    return out
+    return run_repo([sys.executable] + args, timeout=timeout, threads=2)
 
 
 def _tool(path, argv, capsys):

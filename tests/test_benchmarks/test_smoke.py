@@ -4,13 +4,12 @@ as a real run on a tiny generated set, in at most 3 minutes (2 CPU cores,
 import os
 import os.path as osp
 import re
-import subprocess
 import sys
 import time
 
 import pytest
+from repo_commands import run_repo
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SMOKE_NOTE = '(smoke run: numbers are meaningless)'
 #: the limit of a smoke run (seconds)
 LIMIT_S = 180
@@ -57,19 +56,9 @@ CASES = {
 def _run(cmd, timeout=900):
     """Run ``cmd`` in the repo root (1 torch thread); assert it succeeds;
     return stdout + stderr and the wall time."""
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     t = time.time()
-    res = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout)
-    seconds = time.time() - t
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-6000:]
-    return out, seconds
+    out = run_repo(cmd, timeout=timeout)
+    return out, time.time() - t
 
 
 @pytest.mark.parametrize('name', sorted(CASES))

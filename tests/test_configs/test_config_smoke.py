@@ -11,19 +11,17 @@
 Everything else of the real configs (pipelines, metrics, optimiser preset)
 is kept; only data roots, crop, batch and loop lengths are overridden."""
 import json
-import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import pytest
 from mmengine import Config
+from repo_commands import ROOT, run_repo
 
 from mmwsss.datasets.coco import COCO_CLASSES
 from mmwsss.datasets.testing import make_coco_fixture, make_voc_fixture
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 VOC_CFG = osp.join(ROOT, 'configs', 'cam_r50_voc.py')
 COCO_CFG = osp.join(ROOT, 'configs', 'cam',
                     'cam_r50_4xb8-12825it_coco14-512x512.py')
@@ -35,17 +33,7 @@ COCO_IDS = (
 
 
 def _run(cmd, timeout=900):
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='2')
-    res = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-6000:]
-    return out
+    return run_repo(cmd, timeout=timeout, threads=2)
 
 
 def _crop_index(cfg_path):

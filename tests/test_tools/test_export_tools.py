@@ -18,10 +18,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from repo_commands import ROOT, run_repo
 
 from mmwsss.utils.fileio import load_cam
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CAM_CFG = osp.join(ROOT, 'configs', 'cam',
                    'cam_effnet-lite0_1xb16-600it_synthetic-112x112.py')
 N = 24
@@ -40,18 +40,9 @@ export = dict(split='train', num_workers=0)
 
 
 def _run(args, ok=True, timeout=600):
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    env.pop('MMWSSS_TRUST_CHECKPOINT', None)
-    res = subprocess.run(
-        args,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout)
-    out = res.stdout + res.stderr
-    assert (res.returncode == 0) == ok, out[-5000:]
-    return out
+    """:func:`run_repo` without ``MMWSSS_TRUST_CHECKPOINT``."""
+    return run_repo(args, ok=ok, timeout=timeout,
+                    drop_env=('MMWSSS_TRUST_CHECKPOINT', ))
 
 
 def _export(cfg, ckpt, out_dir, *extra, ok=True):

@@ -1,14 +1,12 @@
 """tools/train.py, --resume, tools/test.py and tools/dist_train.sh (2 CPU
 processes) end to end on a tiny generated synthetic set."""
-import os
 import os.path as osp
 import re
-import subprocess
 import sys
 
 import pytest
+from repo_commands import ROOT, run_repo
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE_CFG = osp.join(ROOT, 'configs', 'cam',
                     'cam_effnet-lite0_1xb16-600it_synthetic-112x112.py')
 
@@ -36,16 +34,9 @@ default_hooks = dict(logger=dict(interval=1),
 
 
 def _run(cmd, cwd=ROOT, timeout=900, ok=True, env=None):
-    """Run ``cmd`` (1 torch thread); assert it succeeds (or, with
-    ``ok=False``, fails); return stdout + stderr."""
-    env = dict(env or os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    env.pop('MASTER_PORT', None)
-    res = subprocess.run(
-        cmd, cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=timeout)
-    out = res.stdout + res.stderr
-    assert (res.returncode == 0) == ok, out[-6000:]
-    return out
+    """:func:`run_repo` without ``MASTER_PORT``."""
+    return run_repo(cmd, ok=ok, timeout=timeout, cwd=cwd, env=env,
+                    drop_env=('MASTER_PORT', ))
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,44 @@
+"""Running the repository's tools in a subprocess, for the tests."""
+import os
+import os.path as osp
+import subprocess
+from typing import Dict, Optional, Sequence
+
+__all__ = ['ROOT', 'run_repo']
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def run_repo(cmd: Sequence[str],
+             ok: bool = True,
+             timeout: float = 900,
+             threads: int = 1,
+             cwd: str = ROOT,
+             env: Optional[Dict[str, str]] = None,
+             drop_env: Sequence[str] = ()) -> str:
+    """Run ``cmd`` with the repository on ``PYTHONPATH`` and ``threads``
+    torch threads; assert that it succeeds (or, with ``ok=False``, that it
+    fails) and return stdout + stderr.
+
+    Args:
+        cmd (Sequence[str]): The command.
+        ok (bool): Whether it must succeed. Defaults to True.
+        timeout (float): Seconds. Defaults to 900.
+        threads (int): ``OMP_NUM_THREADS``. Defaults to 1.
+        cwd (str): Working directory. Defaults to the repository root.
+        env (dict, optional): Environment instead of ``os.environ``.
+        drop_env (Sequence[str]): Variables removed from the environment.
+
+    Returns:
+        str: stdout + stderr.
+    """
+    env = dict(env or os.environ, PYTHONPATH=ROOT,
+               OMP_NUM_THREADS=str(threads))
+    for key in drop_env:
+        env.pop(key, None)
+    res = subprocess.run(
+        list(cmd), cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=timeout)
+    out = res.stdout + res.stderr
+    assert (res.returncode == 0) == ok, out[-6000:]
+    return out
