@@ -1,19 +1,18 @@
 """Every benchmark script's ``--smoke`` mode end to end: the same code path
-as a real run on a tiny generated set, in at most 3 minutes (2 CPU cores,
-1 torch thread), printing its result lines."""
+as a real run on a tiny generated set (a few minutes each on 2 CPU cores,
+1 torch thread), printing its result lines.
+
+Run times are not asserted (a timed unit test fails on a busy machine);
+a hung script is stopped by the subprocess timeout."""
 import os
 import os.path as osp
 import re
 import sys
-import time
 
 import pytest
 from repo_commands import run_repo
 
 SMOKE_NOTE = '(smoke run: numbers are meaningless)'
-#: the limit of a smoke run (seconds)
-LIMIT_S = 180
-
 #: script -> (extra arguments so that every part runs, the file it writes
 #: into the work dir, regexes of the key result lines)
 CASES = {
@@ -55,23 +54,19 @@ CASES = {
 
 def _run(cmd, timeout=900):
     """Run ``cmd`` in the repo root (1 torch thread); assert it succeeds;
-    return stdout + stderr and the wall time."""
-    t = time.time()
-    out = run_repo(cmd, timeout=timeout)
-    return out, time.time() - t
+    return stdout + stderr."""
+    return run_repo(cmd, timeout=timeout)
 
 
 @pytest.mark.parametrize('name', sorted(CASES))
 def test_smoke(name, tmp_path):
     extra, written, patterns = CASES[name]
     script = osp.join('benchmarks', f'{name}.py')
-    out, seconds = _run(
+    out = _run(
         [sys.executable, script, '--smoke', '--work-dir',
          str(tmp_path)] + extra)
     assert out.count(SMOKE_NOTE) == 1, out[-3000:]
     for pattern in patterns:
         assert re.search(pattern, out), (pattern, out[-3000:])
-    assert seconds <= LIMIT_S, (
-        f'{script} --smoke took {seconds:.0f} s (limit {LIMIT_S} s)')
     # the output (and the generated set, if any) is in the given work dir
     assert (tmp_path / written).is_file(), sorted(os.listdir(tmp_path))
