@@ -1,10 +1,14 @@
-"""Running the repository's tools in a subprocess, for the tests."""
+"""Running the repository's tools, for the tests: in a subprocess
+(:func:`run_repo`) or in process as the command line would
+(:func:`tool_error`)."""
+import contextlib
+import io
 import os
 import os.path as osp
 import subprocess
-from typing import Dict, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
-__all__ = ['ROOT', 'run_repo']
+__all__ = ['ROOT', 'run_repo', 'tool_error']
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -42,3 +46,17 @@ def run_repo(cmd: Sequence[str],
     out = res.stdout + res.stderr
     assert (res.returncode == 0) == ok, out[-6000:]
     return out
+
+
+def tool_error(main: Callable, argv: Sequence[str]) -> str:
+    """Run a tool's ``main(argv)`` as its script does
+    (``tools.cli_helpers.cli_run``); assert that it stops with exit status
+    2 and one ``error: ...`` line on stderr, and return that line."""
+    from tools.cli_helpers import cli_run
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = cli_run(main, list(argv))
+    lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
+    assert code == 2, (code, err.getvalue()[-3000:])
+    assert lines and lines[-1].startswith('error: '), err.getvalue()[-3000:]
+    return lines[-1]

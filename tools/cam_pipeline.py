@@ -27,12 +27,17 @@ def step(title: str) -> None:
 
 
 def run_tool(args: Sequence[str]) -> None:
+    """Run a tool like a user (repo on ``PYTHONPATH``); its failure ends
+    this process with the tool's exit status."""
     env = dict(
         os.environ,
         PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
     print('$ ' + ' '.join(args), flush=True)
-    subprocess.run(
-        [sys.executable] + list(args), cwd=REPO_ROOT, env=env, check=True)
+    code = subprocess.run([sys.executable] + list(args),
+                          cwd=REPO_ROOT,
+                          env=env).returncode
+    if code:  # the tool printed its own error line
+        raise SystemExit(code)
 
 
 def run_cam_pipeline(config: str,

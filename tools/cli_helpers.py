@@ -11,7 +11,8 @@ input becomes one ``error: ...`` line.
 import argparse
 import os
 import os.path as osp
-from typing import Optional, Sequence
+import sys
+from typing import Callable, Optional, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 EXPORT_SNIPPETS = osp.join(ROOT, 'configs', '_base_', 'export')
@@ -20,13 +21,14 @@ __all__ = [
     'ROOT', 'add_dataset_args', 'check_dataset_args', 'cfg_options',
     'add_checkpoint_args', 'apply_checkpoint_args', 'add_png_output_args',
     'check_files', 'load_config', 'dataset_cfg', 'images_dataset',
-    'strict_checkpoint', 'export_config', 'run_test'
+    'strict_checkpoint', 'export_config', 'run_test', 'EXIT_ERROR',
+    'add_debug_arg', 'cli_run', 'error_message', 'one_line'
 ]
 
 
 def add_dataset_args(parser: argparse.ArgumentParser) -> None:
     """CONFIG + ``--dataset``/``--split-cfg``, or ``--data-root`` +
-    ``--split``; plus ``--cfg-options``."""
+    ``--split``; plus ``--cfg-options`` and ``--debug``."""
     src = parser.add_mutually_exclusive_group()
     src.add_argument(
         '--dataset',
@@ -50,6 +52,7 @@ def add_dataset_args(parser: argparse.ArgumentParser) -> None:
         nargs='+',
         default=None,
         help='override config settings, key=value (mmengine DictAction)')
+    add_debug_arg(parser)
 
 
 def check_dataset_args(parser: argparse.ArgumentParser,
@@ -119,11 +122,14 @@ def add_png_output_args(parser: argparse.ArgumentParser,
 
 
 def check_files(**paths: Optional[str]) -> None:
-    """Exit with ``error: <what> file not found: <path>`` for a missing
-    file (``what`` is the keyword name; None values are not checked)."""
+    """Exit with ``error: <what> file not found, <path>: <fix>`` for a
+    missing file (``what`` is the keyword name; None values are not
+    checked)."""
     for what, path in paths.items():
         if path is not None and not osp.isfile(path):
-            raise SystemExit(f'error: {what} file not found: {path}')
+            raise SystemExit(
+                f'error: {what} file not found, {path}: check the path '
+                f'(a relative path starts at {os.getcwd()})')
 
 
 def load_config(path: Optional[str], options: Optional[Sequence[str]] = None):
@@ -171,18 +177,14 @@ def images_dataset(args: argparse.Namespace,
                    label_source: str = 'none') -> dict:
     """The dataset config of the dataset arguments (pipeline dropped): a
     config's dataloader / dataset, or a ``WSSSFolderDataset`` of
-    ``--data-root``. Errors exit with one line."""
+    ``--data-root``."""
     from mmwsss.apis.export import split_dataset
     keys = dataset_cfg(args, default_split, label_source)
     if 'dataset' in keys:
         return keys['dataset']
-    try:
-        return split_dataset(
-            load_config(args.config, args.cfg_options),
-            keys['split'],
-            pipeline=[])
-    except KeyError as e:
-        raise SystemExit(f'error: {e}')
+    return split_dataset(
+        load_config(args.config, args.cfg_options), keys['split'],
+        pipeline=[])
 
 
 def strict_checkpoint(cfg, checkpoint: str, config: str, strict: bool) -> None:
@@ -264,6 +266,66 @@ def run_export(parser: argparse.ArgumentParser,
     return run_test(cfg, args.checkpoint)
 
 
+#: exit status of a tool stopped by an expected error (argparse's too)
+EXIT_ERROR = 2
+
+
+def add_debug_arg(parser: argparse.ArgumentParser) -> None:
+    """``--debug``: the traceback of an error instead of its one line."""
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show the full traceback of an error instead of one line')
+
+
+def expected_errors() -> tuple:
+    """The errors a tool reports in one line: bad input (data files,
+    outputs, checkpoints, options and config values)."""
+    from mmwsss.utils.checkpoint import CheckpointError
+    from mmwsss.utils.compat import MissingMMCVOpError
+    from mmwsss.utils.fileio import DataFileError
+    return (DataFileError, CheckpointError, MissingMMCVOpError, OSError,
+            ValueError, KeyError, TypeError)
+
+
+def cli_run(main: Callable[[Optional[Sequence[str]]], int],
+            argv: Optional[Sequence[str]] = None) -> int:
+    """Run a tool's ``main(argv)``: an expected error (and a
+    ``SystemExit('error: ...')``) becomes one ``error: ...`` line on stderr
+    and exit status 2; ``--debug`` in ``argv`` re-raises it instead.
+
+    Returns:
+        int: The exit status.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return main(argv)
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code if e.code.startswith('error: ') else
+                  f'error: {e.code}', file=sys.stderr)
+            return EXIT_ERROR
+        raise
+    except expected_errors() as e:
+        if '--debug' in args:
+            raise
+        print(f'error: {error_message(e)}', file=sys.stderr)
+        return EXIT_ERROR
+
+
+def error_message(err: BaseException) -> str:
+    """The one-line message of an expected error: :func:`one_line`, with
+    the path and the fix for an ``OSError`` that carries none."""
+    from mmwsss.utils.fileio import DataFileError, output_error
+    if isinstance(err, OSError) and not isinstance(err, DataFileError):
+        if err.filename is not None:
+            return str(output_error(err, err.filename)).replace(
+                'cannot write', 'cannot access', 1)
+    if isinstance(err, KeyError) and len(err.args) == 1:
+        return one_line(Exception(str(err.args[0])))
+    return one_line(err)
+
+
 def one_line(err: BaseException) -> str:
     """The message of an error, on one line: an error re-raised from a
     DataLoader worker carries the worker's traceback, whose last line is
@@ -281,7 +343,8 @@ def run_test(cfg,
              launcher: str = 'none',
              work_dir: Optional[str] = None) -> dict:
     """Run ``cfg``'s test loop (an export config is built into its export
-    run first); expected errors exit with one line.
+    run first). Expected errors propagate: the tools report them in one line
+    through :func:`cli_run`.
 
     Returns:
         dict: The metrics of the test loop.
@@ -290,24 +353,18 @@ def run_test(cfg,
 
     from mmwsss.apis.export import build_export_cfg
     from mmwsss.utils import compat
-    from mmwsss.utils.checkpoint import CheckpointError
-    from mmwsss.utils.fileio import DataFileError
+    from mmwsss.utils.fileio import check_writable_dir
     cfg.launcher = launcher
     cfg.work_dir = work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs',
         'tools_' + osp.splitext(osp.basename(cfg.filename or 'run'))[0])
+    check_writable_dir(cfg.work_dir, 'the work dir (--work-dir)')
     cpu_dist = compat.init_cpu_distributed(launcher)
     if cpu_dist:
         compat.cpu_ddp_wrapper_cfg(cfg)
-    try:
-        if 'export' in cfg:
-            cfg = build_export_cfg(cfg, checkpoint)
-    except (KeyError, ValueError) as e:
-        raise SystemExit(f'error: {e}')
-    try:
-        metrics = Runner.from_cfg(cfg).test()
-    except (CheckpointError, DataFileError, FileNotFoundError) as e:
-        raise SystemExit(f'error: {one_line(e)}')
+    if 'export' in cfg:
+        cfg = build_export_cfg(cfg, checkpoint)
+    metrics = Runner.from_cfg(cfg).test()
     if cpu_dist:
         compat.destroy_cpu_distributed()
     return metrics

@@ -23,12 +23,13 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from tools.cli_helpers import add_debug_arg, cli_run  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'cam',
                           'cam_effnet-lite0_1xb16-600it_synthetic-112x112.py')
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=DEFAULT_CONFIG)
     parser.add_argument(
@@ -37,11 +38,12 @@ def parse_args():
         '--max-iters', type=int, default=None, help='override the config')
     parser.add_argument('--num-overlays', type=int, default=6)
     parser.add_argument('--workers', type=int, default=2)
-    return parser.parse_args()
+    add_debug_arg(parser)
+    return parser.parse_args(argv)
 
 
-def main() -> int:
-    args = parse_args()
+def main(argv=None) -> int:
+    args = parse_args(argv)
     t0 = time.time()
     from mmengine.config import Config
     from mmseg.registry import DATASETS
@@ -79,4 +81,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli_run(main))

@@ -12,11 +12,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction
 
 import mmwsss  # noqa: F401  (compat fixes, registration)
-from tools.cli_helpers import (add_checkpoint_args, apply_checkpoint_args,
-                               check_files, run_test, strict_checkpoint)
+from tools.cli_helpers import (add_checkpoint_args, add_debug_arg,
+                               apply_checkpoint_args, check_files, cli_run,
+                               run_test, strict_checkpoint)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='MMSeg test (and eval) a model')
     parser.add_argument('config', help='test config file path')
@@ -62,7 +63,8 @@ def parse_args():
         'and the manifest of the output folder')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     add_checkpoint_args(parser)
-    args = parser.parse_args()
+    add_debug_arg(parser)
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -87,8 +89,8 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
-def main():
-    args = parse_args()
+def main(argv=None) -> int:
+    args = parse_args(argv)
     apply_checkpoint_args(args)
     check_files(config=args.config, checkpoint=args.checkpoint)
 
@@ -131,7 +133,8 @@ def main():
         cfg.test_evaluator['keep_results'] = True
 
     run_test(cfg, args.checkpoint, args.launcher)
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli_run(main))

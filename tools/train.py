@@ -17,11 +17,12 @@ from mmseg.registry import RUNNERS
 
 import mmwsss  # noqa: F401  (applies compat fixes, registers modules)
 from mmwsss.utils import compat
-from mmwsss.utils.checkpoint import CheckpointError
-from tools.cli_helpers import add_checkpoint_args, apply_checkpoint_args
+from mmwsss.utils.fileio import check_writable_dir
+from tools.cli_helpers import (add_checkpoint_args, add_debug_arg,
+                               apply_checkpoint_args, check_files, cli_run)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Train a segmentor')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
@@ -48,15 +49,17 @@ def parse_args():
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     add_checkpoint_args(parser, strict=False)
-    args = parser.parse_args()
+    add_debug_arg(parser)
+    args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
 
 
-def main():
-    args = parse_args()
+def main(argv=None) -> int:
+    args = parse_args(argv)
     apply_checkpoint_args(args)
+    check_files(config=args.config)
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -84,6 +87,7 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     cfg.resume = args.resume
+    check_writable_dir(cfg.work_dir, 'the work dir (--work-dir)')
 
     # CPU distributed training: gloo group before the Runner (see compat).
     cpu_dist = compat.init_cpu_distributed(args.launcher)
@@ -95,13 +99,11 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
 
-    try:
-        runner.train()
-    except CheckpointError as e:  # load_from / --resume
-        raise SystemExit(f'error: {e}')
+    runner.train()
     if cpu_dist:
         compat.destroy_cpu_distributed()
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(cli_run(main))

@@ -28,7 +28,7 @@ from typing import Optional
 from mmengine.config import Config
 
 from mmwsss.evaluation.metrics.dump_map_results import KIND_SUFFIX
-from mmwsss.utils.fileio import DataFileError
+from mmwsss.utils.fileio import MissingFileError
 
 __all__ = [
     'build_export_cfg', 'export_manifest', 'build_eval_cfg', 'split_dataset',
@@ -184,9 +184,10 @@ def build_export_cfg(cfg: Config,
     inputs = None
     if kind == 'rw':
         if not osp.isdir(exp['cam_dir']):
-            raise DataFileError(
-                f'CAM folder not found: {exp["cam_dir"]} (export.cam_dir)',
-                exp['cam_dir'])
+            raise MissingFileError(
+                f'CAM folder not found, {exp["cam_dir"]} (export.cam_dir, '
+                f'--cam-dir): give the output folder of the CAM or seed '
+                f'export', exp['cam_dir'])
         inputs = dict(
             map_dir=exp['cam_dir'], suffix='.npz', producer=_PRODUCERS['rw'])
     cfg.model = dict(exp['model'], module=cfg.model)
@@ -264,8 +265,10 @@ def build_eval_cfg(cfg: Config,
         raise ValueError(f"field must be 'hr_cam', 'rw' or 'png', got "
                          f'{field!r}.')
     if not osp.isdir(pred_dir):
-        raise DataFileError(f'prediction folder not found: {pred_dir}',
-                            pred_dir)
+        raise MissingFileError(
+            f'prediction folder not found, {pred_dir} (--cam-dir / '
+            f'--png-dir): give the output folder of the export or '
+            f'pseudo-label tool', pred_dir)
     if field == 'png':
         load = dict(type='LoadMapFile', map_dir=pred_dir, suffix='.png')
     else:

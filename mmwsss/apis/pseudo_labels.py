@@ -20,7 +20,8 @@ import torch
 from mmwsss.datasets import PendingOutputsDataset
 from mmwsss.utils.cam_ops import label_from_maps
 from mmwsss.utils.fileio import (MAP_FIELDS, DataFileError, atomic_save_png,
-                                 load_cam, load_rgb, voc_palette)
+                                 check_writable_dir, load_cam, load_rgb,
+                                 voc_palette)
 from mmwsss.utils.parallel import imap_pool
 
 __all__ = [
@@ -144,7 +145,8 @@ def make_pseudo_label(maps: np.ndarray,
 def _items(dataset, map_dir: str, out_dir: str,
            overwrite: bool) -> Tuple[List[Tuple[str, str, str]], dict]:
     """``(img_id, img_path, map file)`` of the images still to write, and
-    the job statistics."""
+    the job statistics (the output folder is checked writable first)."""
+    check_writable_dir(out_dir, 'the output folder (--out-dir)')
     if isinstance(dataset, dict):
         dataset = dict(dataset, pipeline=[])
     pending = PendingOutputsDataset(

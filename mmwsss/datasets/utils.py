@@ -38,7 +38,7 @@ def read_split(split_file: str, hint: str = '') -> List[str]:
         DataFileError: The file lists no id or an id twice.
     """
     if not osp.isfile(split_file):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'Split file not found: {split_file}. Create it with one image '
             f'id (file name without extension) per line, or pick an '
             f'existing split. {hint}'.strip())
@@ -67,7 +67,7 @@ def read_classes(classes_file: str) -> Tuple[str, ...]:
         DataFileError: Fewer than 2 names or duplicates.
     """
     if not osp.isfile(classes_file):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'Class list not found: {classes_file}. Create it with one class '
             f'name per line, "background" first (mask value 0), then the '
             f'foreground classes in mask-value order 1..K.')
@@ -122,7 +122,8 @@ def labels_to_multihot(indices: Iterable,
     if isinstance(indices, (str, bytes)) or not hasattr(indices, '__iter__'):
         raise DataFileError(
             f'Labels of "{img_id}" in {source} must be a list of class '
-            f'indices 1..{num_classes}, got {indices!r}.')
+            f'indices 1..{num_classes}, got {indices!r}. Fix the entry, '
+            f'e.g. [1] (or [] for none).')
     for k in indices:
         ok = isinstance(k, (int, np.integer)) and not isinstance(k, bool)
         if ok:
@@ -173,7 +174,7 @@ def index_images(img_dir: str,
     ``extensions`` wins.
     """
     if not osp.isdir(img_dir):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'Image folder not found: {img_dir}. Check data_root and the '
             f'dataset layout.')
     rank = {ext: i for i, ext in enumerate(extensions)}

@@ -8,6 +8,7 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from mmwsss.utils.fileio import MissingFileError
 from .utils import (DataFileError, labels_to_multihot, mask_labels, read_split,
                     voc_palette, wsss_data_info)
 
@@ -58,7 +59,7 @@ def parse_voc_xml(xml_path: str,
         DataFileError: Malformed XML or an unknown class name.
     """
     if not osp.isfile(xml_path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'VOC annotation not found: {xml_path}. Restore Annotations/ or '
             f"use label_source='cls_file' / 'mask'.")
     try:
@@ -114,7 +115,7 @@ def load_cls_label_file(path: str,
         dict[str, np.ndarray]: img_id -> float32 multi-hot ``(K,)``.
     """
     if not osp.isfile(path):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'cls_labels file not found: {path}. Create it with '
             f'`python tools/dataset_converters/voc_aug.py <VOC2012 root>` or '
             f"use label_source='xml'.")
@@ -219,7 +220,7 @@ class VOCAugWSSSDataset(BaseSegDataset):
                 raise TypeError(f'{type(self).__name__} derives {key} from '
                                 f'split / img_dir / mask_dir.')
         if data_root is None or not osp.isdir(data_root):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'VOC root not found: {data_root}. Point data_root at '
                 f'VOCdevkit/VOC2012.')
         meta = kwargs.get('metainfo') or {}
@@ -251,7 +252,9 @@ class VOCAugWSSSDataset(BaseSegDataset):
         """WSSS datasets never remap mask values (always None)."""
         return None
 
-    def _resolve_cls_file(self) -> str:
+    def resolve_cls_file(self) -> str:
+        """The path of the class-label file (``cls_label_file`` resolved
+        against ``data_root``)."""
         root = self.data_root or ''
         if self.cls_label_file:
             return (self.cls_label_file if osp.isabs(self.cls_label_file) else
@@ -274,14 +277,14 @@ class VOCAugWSSSDataset(BaseSegDataset):
         xml_dir = osp.join(self.data_root or '', self.xml_dir)
         cls_labels = cls_file = None
         if self.label_source == 'cls_file':
-            cls_file = self._resolve_cls_file()
+            cls_file = self.resolve_cls_file()
             cls_labels = load_cls_label_file(cls_file, num_classes)
         need_masks = self.with_masks or self.label_source == 'mask'
         data_list = []
         for img_id in ids:
             img_path = osp.join(img_dir, img_id + self.img_suffix)
             if self.check_files and not osp.isfile(img_path):
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f'Split file {self.ann_file} lists "{img_id}" but the '
                     f'image {img_path} does not exist. Restore it or remove '
                     f'the id from the split file.')

@@ -7,6 +7,7 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from mmwsss.utils.fileio import MissingFileError
 from .utils import (DataFileError, index_images, labels_to_multihot,
                     mask_labels, read_classes, read_labels_json, read_split,
                     voc_palette, wsss_data_info)
@@ -91,7 +92,7 @@ class WSSSFolderDataset(BaseSegDataset):
                     f'{type(self).__name__} derives {key} from the folder '
                     f'layout; use split / img_dir / mask_dir instead.')
         if data_root is None or not osp.isdir(data_root):
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'Dataset root not found: {data_root}. Point data_root at a '
                 f'folder with images/, masks/, splits/, classes.txt and '
                 f'labels.json.')
@@ -175,7 +176,7 @@ class WSSSFolderDataset(BaseSegDataset):
         data_list = []
         for img_id in ids:
             if img_id not in images:
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f'Split file {self.ann_file} lists "{img_id}" but no '
                     f'image {osp.join(img_dir, img_id)}.jpg/.png exists. Add '
                     f'the image or remove the id from the split file.')

@@ -3,7 +3,9 @@
 
 - :class:`DataFileError`: the one error of every reader and writer; its
   message names the file and the fix (:class:`MissingFileError` for a
-  missing file is also a ``FileNotFoundError``).
+  missing file is also a ``FileNotFoundError``; :class:`OutputError`, an
+  ``OSError`` too, for a file or folder that cannot be written, with the fix
+  for its errno; :func:`check_writable_dir` finds that before long work).
 - Atomic writers: a temp file in the destination folder
   (``<stem>.<pid>.tmp<ext>``), then :func:`os.replace`, so an interrupted
   job never leaves a partial final file (:func:`atomic_write` and the
@@ -32,7 +34,8 @@ from PIL import Image
 
 __all__ = [
     'TMP_TAG', 'CAM_FIELDS', 'MAP_FIELDS', 'DataFileError', 'MissingFileError',
-    'tmp_path', 'atomic_write', 'atomic_save_npz', 'atomic_save_json',
+    'OutputError', 'output_error', 'check_writable_dir', 'tmp_path',
+    'atomic_write', 'atomic_save_npz', 'atomic_save_json',
     'atomic_save_lines', 'atomic_save_png', 'clean_tmp_files', 'load_rgb',
     'read_label_png', 'load_cam', 'voc_palette', 'AtomicLocalBackend',
     'register_atomic_local_backend'
@@ -65,6 +68,74 @@ class DataFileError(ValueError):
 
 class MissingFileError(DataFileError, FileNotFoundError):
     """A data file does not exist."""
+
+
+class OutputError(DataFileError, OSError):
+    """An output file or folder cannot be written (read-only, not a folder,
+    disk full). The message names the path and the fix; ``errno`` is the
+    one of the failed call."""
+
+    def __init__(self, message: str, path: Optional[str] = None,
+                 errno: Optional[int] = None) -> None:
+        super().__init__(message, path)
+        self.errno = errno
+
+
+#: What to do about an output error, by errno name.
+_OUTPUT_FIXES = {
+    'ENOSPC': 'free space on that disk or write somewhere else',
+    'EDQUOT': 'free space (disk quota) or write somewhere else',
+    'EROFS': 'the file system is read-only: write somewhere else',
+    'EACCES': 'make it writable or write somewhere else',
+    'EPERM': 'make it writable or write somewhere else',
+    'ENOTDIR': 'a part of the path is a file, not a folder: choose another '
+    'path',
+    'EEXIST': 'a file is in the way of the folder: choose another path',
+    'EISDIR': 'a folder is in the way of the file: choose another path',
+}
+
+
+def output_error(err: OSError, path: str) -> OutputError:
+    """The :class:`OutputError` of an ``OSError`` raised while writing
+    ``path``: ``cannot write <path>: <reason>; <fix>``."""
+    import errno as errno_mod
+    name = errno_mod.errorcode.get(err.errno or 0, '')
+    fix = _OUTPUT_FIXES.get(name, 'check the path and the disk')
+    reason = err.strerror or str(err)
+    return OutputError(f'cannot write {path}: {reason}; {fix}.', path,
+                       err.errno)
+
+
+def check_writable_dir(path: str, what: str = 'output folder') -> None:
+    """Prove that the folder ``path`` can be created and written, before
+    any long work, without creating it: a probe file is written into its
+    nearest existing ancestor (its own folder if it exists) and removed. A
+    read-only, full or blocked (a file in the way) folder is an
+    :class:`OutputError` naming ``what``, the folder and the fix.
+
+    Args:
+        path (str): The folder.
+        what (str): How the user names it (e.g. ``'--out-dir'``).
+    """
+    import errno as errno_mod
+    path = osp.abspath(str(path))
+    base = path
+    while not osp.exists(base) and osp.dirname(base) != base:
+        base = osp.dirname(base)
+    if not osp.isdir(base):
+        raise OutputError(
+            f'{what} is not writable: cannot write {path}: {base} is a '
+            f'file, not a folder; choose another path.', path,
+            errno_mod.ENOTDIR)
+    probe = osp.join(base, f'.write_probe.{os.getpid()}{TMP_TAG}')
+    try:
+        with open(probe, 'wb') as f:
+            f.write(b'0')
+        os.remove(probe)
+    except OSError as e:
+        err = output_error(e, path)
+        raise OutputError(f'{what} is not writable: {err}', path,
+                          e.errno) from e
 
 
 def tmp_path(path: str) -> str:
@@ -100,20 +171,22 @@ def atomic_write(path: str,
             power loss, slower). Defaults to False.
     """
     path = str(path)
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     tmp = tmp_path(path)
     try:
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
         with open(tmp, 'wb') as f:
             write_fn(f)
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.remove(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and not isinstance(e, OutputError):
+            raise output_error(e, path) from e
         raise
 
 

@@ -16,6 +16,7 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_utils'))
+from repo_commands import tool_error  # noqa: E402
 from test_checkpoint import Payload  # noqa: E402
 from test_train_test_tools import BASE_CFG, TINY_CFG, _run  # noqa: E402
 
@@ -198,9 +199,7 @@ def test_map_tools_write_nothing_for_a_wrong_checkpoint(trained, tmp_path,
     infer_cams = _tool('tools/cam/infer_cams.py')
     for i, ck in enumerate((classes20, resnet)):
         out = str(tmp_path / f'cams{i}')
-        with pytest.raises(SystemExit) as e:
-            infer_cams.main([cfg, ck, '--out-dir', out, *data])
-        msg = str(e.value.code)
+        msg = tool_error(infer_cams.main, [cfg, ck, '--out-dir', out, *data])
         assert msg.startswith('error: checkpoint ') and ck in msg
         assert cfg in msg and '\n' not in msg
         assert not glob.glob(osp.join(out, '*'))
@@ -212,22 +211,20 @@ def test_map_tools_write_nothing_for_a_wrong_checkpoint(trained, tmp_path,
     # the seed and random-walk exports share the strict loading
     seeds = _tool('tools/rsepm/infer_seeds.py')
     out = str(tmp_path / 'seeds')
-    with pytest.raises(SystemExit) as e:
-        seeds.main([
-            RSEPM_CFG, ck4, '--out-dir', out, '--data-root',
-            str(tmp / 'data'), '--split', 'test', '--workers', '0',
-            '--cfg-options', 'model.backbone.init_cfg=None'
-        ])
-    assert f'checkpoint {ck4} does not fit' in str(e.value.code)
+    msg = tool_error(seeds.main, [
+        RSEPM_CFG, ck4, '--out-dir', out, '--data-root',
+        str(tmp / 'data'), '--split', 'test', '--workers', '0',
+        '--cfg-options', 'model.backbone.init_cfg=None'
+    ])
+    assert f'checkpoint {ck4} does not fit' in msg
     assert not osp.exists(out)
     rw = _tool('tools/pseudo_labels/random_walk.py')
     out = str(tmp_path / 'rw')
-    with pytest.raises(SystemExit) as e:
-        rw.main([
-            BOUNDARY_CFG, ck4, '--cam-dir',
-            str(tmp_path / 'cams_nostrict'), '--out-dir', out, '--data-root',
-            str(tmp / 'data'), '--split', 'test', '--workers', '0',
-            '--cfg-options', 'model.backbone.init_cfg=None'
-        ])
-    assert f'checkpoint {ck4} does not fit' in str(e.value.code)
+    msg = tool_error(rw.main, [
+        BOUNDARY_CFG, ck4, '--cam-dir',
+        str(tmp_path / 'cams_nostrict'), '--out-dir', out, '--data-root',
+        str(tmp / 'data'), '--split', 'test', '--workers', '0',
+        '--cfg-options', 'model.backbone.init_cfg=None'
+    ])
+    assert f'checkpoint {ck4} does not fit' in msg
     assert not osp.exists(out)

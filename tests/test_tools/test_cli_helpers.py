@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from tools.cli_helpers import (ROOT, add_dataset_args, cfg_options,
-                               check_dataset_args, check_files, export_config,
-                               export_parser, images_dataset)
+                               check_dataset_args, check_files, error_message,
+                               export_config, export_parser, images_dataset)
 
 
 def _parser(with_config=True):
@@ -52,7 +52,8 @@ def test_check_files(tmp_path):
     f.write_text('x = 1\n')
     check_files(config=str(f), checkpoint=None)
     with pytest.raises(
-            SystemExit, match=r'checkpoint file not found: .*b\.pth'):
+            SystemExit,
+            match=r'checkpoint file not found, .*b\.pth: check the path'):
         check_files(config=str(f), checkpoint=str(tmp_path / 'b.pth'))
 
 
@@ -81,8 +82,10 @@ def test_images_dataset_folder_and_config(tmp_path):
     cfg_file.write_text('train_dataloader = dict(dataset=dict(type="X", '
                         'pipeline=[1]))\n')
     args = _parse([str(cfg_file), '--split-cfg', 'cam_dataset'])
-    with pytest.raises(SystemExit, match='cam_dataset'):
+    with pytest.raises(KeyError, match='cam_dataset') as e:
         images_dataset(args)
+    assert '\n' not in error_message(e.value) and 'cam_dataset' in \
+        error_message(e.value)
     args = _parse([
         str(cfg_file), '--cfg-options', 'train_dataloader.dataset.type=Y'
     ])

@@ -16,7 +16,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-from tools.cli_helpers import (add_dataset_args, check_dataset_args,
+from tools.cli_helpers import (add_dataset_args, check_dataset_args, cli_run,
                                dataset_cfg, load_config, run_test)
 
 
@@ -42,17 +42,14 @@ def main(argv=None) -> int:
     images = dataset_cfg(args, 'val', 'none', True, args.mask_dir)
     keys = 'thr_start thr_end thr_step average over_under pred_ignore'
     metric = {k: getattr(args, k) for k in keys.split()}
-    try:
-        cfg = build_eval_cfg(
-            load_config(args.config, args.cfg_options), args.cam_dir
-            or args.png_dir, 'png' if args.png_dir else args.field,
-            images.get('split'), images.get('dataset'),
-            dict(metric, out_file=args.out), args.workers)
-    except (KeyError, ValueError) as e:
-        raise SystemExit(f'error: {e}')
+    cfg = build_eval_cfg(
+        load_config(args.config, args.cfg_options), args.cam_dir
+        or args.png_dir, 'png' if args.png_dir else args.field,
+        images.get('split'), images.get('dataset'),
+        dict(metric, out_file=args.out), args.workers)
     run_test(cfg)
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli_run(main))

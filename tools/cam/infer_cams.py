@@ -14,7 +14,7 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
-from tools.cli_helpers import export_parser, run_export
+from tools.cli_helpers import cli_run, export_parser, run_export
 
 
 def main(argv=None) -> int:
@@ -43,4 +43,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli_run(main))

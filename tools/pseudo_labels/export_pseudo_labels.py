@@ -36,7 +36,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tools.cli_helpers import (add_dataset_args, add_png_output_args,
-                               check_dataset_args, images_dataset)
+                               check_dataset_args, cli_run, images_dataset)
 
 CRF_CHOICES = ['none', 'label', 'softmax', 'rsepm', 'rrm_test']
 
@@ -84,29 +84,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip
     from mmwsss.apis.pseudo_labels import export_pseudo_labels
-    from mmwsss.utils.fileio import DataFileError
     if not osp.isdir(args.map_dir):
-        raise SystemExit(f'error: map folder not found: {args.map_dir}')
+        raise SystemExit(
+            f'error: map folder not found, --map-dir {args.map_dir}: give '
+            f'the --out-dir of tools/pseudo_labels/random_walk.py or of '
+            f'tools/cam/infer_cams.py')
     crf = None if args.crf == 'none' else args.crf
     iters = args.crf_iters
     if iters is None and crf == 'label':
         iters = 1
     dataset = images_dataset(args)
     t0 = time.time()
-    try:
-        stats = export_pseudo_labels(
-            dataset,
-            args.map_dir,
-            args.out_dir,
-            bg_th=args.bg_th,
-            field=args.field,
-            crf=crf,
-            crf_iters=iters,
-            palette=None if args.palette == 'none' else args.palette,
-            workers=args.workers,
-            overwrite=args.overwrite)
-    except (DataFileError, ValueError, FileNotFoundError) as e:
-        raise SystemExit(f'error: {e}')
+    stats = export_pseudo_labels(
+        dataset,
+        args.map_dir,
+        args.out_dir,
+        bg_th=args.bg_th,
+        field=args.field,
+        crf=crf,
+        crf_iters=iters,
+        palette=None if args.palette == 'none' else args.palette,
+        workers=args.workers,
+        overwrite=args.overwrite)
     print(f'pseudo labels in {args.out_dir}: {stats["written"]} written, '
           f'{stats["skipped"]} already done, {stats["total"]} total' +
           (f', {stats["tmp_removed"]} stale temp files removed'
@@ -115,4 +114,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli_run(main))

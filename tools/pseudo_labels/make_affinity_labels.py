@@ -33,7 +33,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 from tools.cli_helpers import (add_dataset_args, add_png_output_args,
-                               check_dataset_args, images_dataset)
+                               check_dataset_args, cli_run, images_dataset)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -68,24 +68,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     import mmwsss  # noqa: F401  isort:skip
     from mmwsss.apis.pseudo_labels import make_affinity_labels
-    from mmwsss.utils.fileio import DataFileError
     if not osp.isdir(args.cam_dir):
-        raise SystemExit(f'error: CAM folder not found: {args.cam_dir}')
+        raise SystemExit(
+            f'error: CAM folder not found, --cam-dir {args.cam_dir}: give '
+            f'the --out-dir of tools/cam/infer_cams.py (or '
+            f'tools/rsepm/infer_seeds.py)')
     dataset = images_dataset(args)
     t0 = time.time()
-    try:
-        stats = make_affinity_labels(
-            dataset,
-            args.cam_dir,
-            args.out_dir,
-            fg_th=args.fg_th,
-            bg_th=args.bg_th,
-            crf_iters=args.crf_iters,
-            palette=None if args.palette == 'none' else args.palette,
-            workers=args.workers,
-            overwrite=args.overwrite)
-    except (DataFileError, ValueError, FileNotFoundError) as e:
-        raise SystemExit(f'error: {e}')
+    stats = make_affinity_labels(
+        dataset,
+        args.cam_dir,
+        args.out_dir,
+        fg_th=args.fg_th,
+        bg_th=args.bg_th,
+        crf_iters=args.crf_iters,
+        palette=None if args.palette == 'none' else args.palette,
+        workers=args.workers,
+        overwrite=args.overwrite)
     print(f'affinity labels in {args.out_dir}: {stats["written"]} written, '
           f'{stats["skipped"]} already done, {stats["total"]} total' +
           (f', {stats["tmp_removed"]} stale temp files removed'
@@ -94,4 +93,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(cli_run(main))

@@ -7,6 +7,7 @@ import numpy as np
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
+from mmwsss.utils.fileio import MissingFileError
 from ..utils import DataFileError, check_mask_values
 
 __all__ = ['LoadWSSSAnnotations']
@@ -69,7 +70,7 @@ class LoadWSSSAnnotations(LoadAnnotations):
             else:
                 img_bytes = fileio.get(path, backend_args=self.backend_args)
         except FileNotFoundError as e:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'Mask file not found: {path}. Restore it, or build the '
                 f'dataset with with_masks=False if this split has no '
                 f'masks.') from e

@@ -7,6 +7,7 @@ import numpy as np
 from mmcv.transforms import LoadImageFromFile
 from mmseg.registry import TRANSFORMS
 
+from mmwsss.utils.fileio import MissingFileError
 from ..utils import DataFileError
 
 __all__ = ['LoadWSSSImageFromFile']
@@ -50,7 +51,7 @@ class LoadWSSSImageFromFile(LoadImageFromFile):
         except FileNotFoundError as e:
             if self.ignore_empty:
                 return None
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f'Image file not found: {filename}. Restore the file or '
                 f'remove its id from the split file.') from e
         except Exception as e:

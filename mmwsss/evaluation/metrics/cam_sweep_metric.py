@@ -1,4 +1,5 @@
 """Threshold-sweep CAM metric (and ``png`` mode for label maps)."""
+import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence
 
@@ -11,7 +12,7 @@ from mmseg.registry import METRICS
 from torch import Tensor
 
 from mmwsss.utils.checks import check_choices
-from mmwsss.utils.fileio import atomic_save_json
+from mmwsss.utils.fileio import atomic_save_json, check_writable_dir
 from ..functional import (format_report, label_confusion, summarize_confusion,
                           sweep_confusion, thresholds_from)
 
@@ -138,6 +139,16 @@ class CAMSweepMetric(BaseMetric):
             self.thresholds = [float(t) for t in thresholds]
         else:
             self.thresholds = thresholds_from(thr_start, thr_end, thr_step)
+        if mode == 'sweep' and not all(0.0 <= t <= 1.0
+                                       for t in self.thresholds):
+            raise ValueError(
+                f'the background thresholds (--thr-start / --thr-end, '
+                f'thresholds) must be in [0, 1] (the maps are max-normalised)'
+                f', got {self.thresholds[0]} .. {self.thresholds[-1]}.')
+        if out_file:
+            check_writable_dir(
+                osp.dirname(osp.abspath(out_file)),
+                f'the folder of the report file {out_file} (--out)')
         self.num_classes, self.ignore_index = num_classes, ignore_index
         # reporting, png-mode and input-field options
         self.average, self.over_under = average, over_under

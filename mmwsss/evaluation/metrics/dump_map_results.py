@@ -11,7 +11,8 @@ from mmseg.registry import METRICS
 
 from mmwsss.utils.checks import check_choices
 from mmwsss.utils.fileio import (DataFileError, atomic_save_json,
-                                 atomic_save_npz, atomic_save_png, voc_palette)
+                                 atomic_save_npz, atomic_save_png,
+                                 check_writable_dir, voc_palette)
 
 __all__ = ['DumpMapResults', 'KIND_SUFFIX', 'MANIFEST', 'check_manifest']
 
@@ -129,6 +130,8 @@ class DumpMapResults(BaseMetric):
         self.palette = palette
         self.overwrite = overwrite
         self.manifest = manifest
+        check_writable_dir(out_dir, 'the output folder (export.out_dir, '
+                           '--out-dir)')
         if manifest is not None:
             check_manifest(out_dir, manifest, overwrite)
 
