@@ -27,6 +27,10 @@ Every upstream breakage that mmwsss works around is handled here, once:
   ``np.uint8(hue_factor * 255)``, which raises ``OverflowError`` for a negative
   hue factor under numpy >= 2 (numpy 1 wrapped it modulo 256).
   :func:`patch_adjust_hue` replaces it with the same modulo-256 hue rotation.
+* torch DataLoader workers outlive a parent killed with ``kill -9`` (a
+  worker stuck in ``__getitem__``, or deadlocked at exit on a full result
+  pipe): :func:`patch_dataloader_workers` makes each worker die with its
+  parent (:func:`mmwsss.utils.parallel.exit_with_parent`).
 """
 import importlib
 import importlib.machinery
@@ -41,7 +45,7 @@ __all__ = [
     'MissingMMCVOpError', 'has_real_mmcv_ext', 'install_mmcv_ext_shim',
     'patch_checkpoint_loading', 'init_cpu_distributed',
     'destroy_cpu_distributed', 'cpu_ddp_wrapper_cfg', 'patch_adjust_hue',
-    'hue_rotation', 'apply_all'
+    'hue_rotation', 'patch_dataloader_workers', 'apply_all'
 ]
 
 FULL_MMCV_HINT = (
@@ -240,8 +244,23 @@ def patch_adjust_hue() -> bool:
     return True
 
 
+def patch_dataloader_workers() -> bool:
+    """Tie every torch DataLoader worker of this process to its parent: it
+    is killed within about a second of the parent's death (SIGKILL by the
+    kernel on Linux), whatever it is doing. See
+    :func:`mmwsss.utils.parallel.guard_dataloader_workers`. Idempotent.
+
+    Returns:
+        bool: Whether the workers are guarded.
+    """
+    from .parallel import guard_dataloader_workers
+    return guard_dataloader_workers()
+
+
 def apply_all() -> None:
-    """Apply the import-time fixes (mmcv shim, checkpoint loading, hue)."""
+    """Apply the import-time fixes (mmcv shim, checkpoint loading, hue,
+    DataLoader workers that die with their parent)."""
     install_mmcv_ext_shim()
     patch_checkpoint_loading()
     patch_adjust_hue()
+    patch_dataloader_workers()

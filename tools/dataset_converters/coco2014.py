@@ -61,6 +61,7 @@ except ImportError:  # running from a source checkout without install
 
 from mmwsss.utils.fileio import (atomic_save_json, atomic_save_lines,
                                  read_label_png)
+from mmwsss.utils.parallel import exit_with_parent
 
 SPLITS = {'train': 'train2014', 'val': 'val2014'}
 
@@ -244,7 +245,8 @@ def convert_split(coco_root: str,
                 f'[{split}] {k + 1}/{total} images ({rate:.0f}/s)', flush=True)
 
     if workers > 1:
-        with Pool(workers) as pool:
+        # the workers die with this process (even kill -9)
+        with Pool(workers, initializer=exit_with_parent) as pool:
             for k, (stem, lab) in enumerate(
                     pool.imap_unordered(_convert_image, tasks, chunksize=32)):
                 labels[stem] = lab

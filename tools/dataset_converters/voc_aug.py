@@ -39,6 +39,7 @@ except ImportError:  # running from a source checkout without install
 from mmwsss.datasets.utils import read_split
 from mmwsss.datasets.voc_aug import VOC_CLASSES, parse_voc_xml
 from mmwsss.utils.fileio import atomic_save_json, atomic_save_lines
+from mmwsss.utils.parallel import exit_with_parent
 
 
 def parse_args():
@@ -159,7 +160,8 @@ def convert_masks(voc_root: str,
     total = len(tasks)
     step = max(1, total // 20)
     if nproc > 1:
-        with Pool(nproc) as pool:
+        # the workers die with this process (even kill -9)
+        with Pool(nproc, initializer=exit_with_parent) as pool:
             for k, n in enumerate(
                     pool.imap_unordered(_convert_one, tasks, chunksize=16)):
                 written += n
