@@ -33,12 +33,11 @@ import sys
 import threading
 import time
 import warnings
-from typing import (Any, Callable, Iterable, Iterator, List, Optional,
-                    TypeVar)
+from typing import Any, Callable, Iterable, Iterator, List, Optional, TypeVar
 
 __all__ = [
-    'imap_pool', 'exit_with_parent', 'guard_dataloader_workers',
-    'guard_forkserver'
+    'imap_pool', 'make_pool', 'PersistentPool', 'exit_with_parent',
+    'guard_dataloader_workers', 'guard_forkserver'
 ]
 
 T = TypeVar('T')
@@ -280,6 +279,98 @@ def _init_worker(threads: int,
         pass
 
 
+def make_pool(workers: int, start_method: Optional[str] = None):
+    """A ``multiprocessing`` pool of ``workers`` one-thread processes that
+    die with this process (:func:`exit_with_parent`).
+
+    Args:
+        workers (int): Number of processes (>= 1).
+        start_method (str, optional): See :func:`imap_pool`.
+
+    Returns:
+        multiprocessing.pool.Pool: The pool (the caller closes it).
+    """
+    if start_method is None:
+        start_method = ('forkserver'
+                        if 'forkserver' in mp.get_all_start_methods() else
+                        'spawn')
+    ctx = mp.get_context(start_method)
+    main_thread = threading.current_thread() is threading.main_thread()
+    if start_method == 'forkserver':
+        # the server imports mmwsss (torch, mmseg, cv2) once; workers
+        # forked from it start in well under a second and have no
+        # running thread pools. Started from the main thread, it also
+        # dies with this process (guard_forkserver).
+        preload = ['mmwsss']
+        if main_thread:
+            preload.append('mmwsss.utils.forkserver_guard')
+        ctx.set_forkserver_preload(preload)
+    # every worker dies with this process (exit_with_parent); spawned
+    # ones are told whether their parent thread is a main thread
+    pdeathsig = True if start_method == 'spawn' and main_thread else None
+    return ctx.Pool(
+        workers,
+        initializer=_init_worker,
+        initargs=(1, os.getpid(), pdeathsig))
+
+
+class PersistentPool:
+    """A process pool kept open across calls (e.g. by a model that runs
+    CPU jobs at every training iteration), started on first use.
+
+    Its workers die with the process that uses it (:func:`make_pool`).
+    The pool is not copied: a deep copy or pickle of the owner (EMA,
+    DDP, checkpoints) gets a closed one that starts its own pool when
+    used; a forked child does the same.
+
+    Args:
+        workers (int): Number of processes; 0 or 1 runs the jobs in this
+            process.
+        start_method (str, optional): See :func:`imap_pool`.
+    """
+
+    def __init__(self,
+                 workers: int,
+                 start_method: Optional[str] = None) -> None:
+        self.workers = int(workers)
+        self.start_method = start_method
+        self._pool = None
+        self._pid: Optional[int] = None
+
+    def map(self,
+            fn: Callable[[T], R],
+            items: Iterable[T],
+            chunksize: int = 1) -> List[R]:
+        """``list(map(fn, items))`` in the pool, in input order. An
+        exception in a worker is re-raised here (the pool stays usable).
+        """
+        items = list(items)
+        if self.workers <= 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        if self._pool is None or self._pid != os.getpid():
+            self._pool = make_pool(self.workers, self.start_method)
+            self._pid = os.getpid()
+        return self._pool.map(fn, items, chunksize=max(1, chunksize))
+
+    def close(self) -> None:
+        """Stop the workers (a later :meth:`map` starts new ones)."""
+        pool, self._pool = self._pool, None
+        if pool is not None and self._pid == os.getpid():
+            pool.terminate()
+            pool.join()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state['_pool'], state['_pid'] = None, None
+        return state
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+
 def imap_pool(fn: Callable[[T], R],
               items: Iterable[T],
               workers: int = 0,
@@ -333,27 +424,7 @@ def imap_pool(fn: Callable[[T], R],
                 if bar is not None:
                     bar.update()
             return
-        if start_method is None:
-            start_method = ('forkserver' if 'forkserver' in
-                            mp.get_all_start_methods() else 'spawn')
-        ctx = mp.get_context(start_method)
-        main_thread = threading.current_thread() is threading.main_thread()
-        if start_method == 'forkserver':
-            # the server imports mmwsss (torch, mmseg, cv2) once; workers
-            # forked from it start in well under a second and have no
-            # running thread pools. Started from the main thread, it also
-            # dies with this process (guard_forkserver).
-            preload = ['mmwsss']
-            if main_thread:
-                preload.append('mmwsss.utils.forkserver_guard')
-            ctx.set_forkserver_preload(preload)
-        # every worker dies with this process (exit_with_parent); spawned
-        # ones are told whether their parent thread is a main thread
-        pdeathsig = True if start_method == 'spawn' and main_thread else None
-        pool = ctx.Pool(
-            workers,
-            initializer=_init_worker,
-            initargs=(1, os.getpid(), pdeathsig))
+        pool = make_pool(workers, start_method)
         try:
             it = (pool.imap if ordered else pool.imap_unordered)(
                 fn, items, chunksize=max(1, chunksize))

@@ -84,6 +84,9 @@ print('READY', flush=True)
 run = lambda: list(imap_pool(time.sleep, [600] * 4, workers=2))
 if sys.argv[1] == 'main':
     run()
+elif sys.argv[1] == 'persistent':  # the pool a model keeps (RRM's CRFs)
+    from mmwsss.utils.parallel import PersistentPool
+    PersistentPool(2).map(time.sleep, [600] * 4)
 else:  # no kernel signal: the workers' watcher thread
     thread = threading.Thread(target=run)
     thread.start()
@@ -239,11 +242,12 @@ def _assert_all_gone(gone, left):
         f'kill -9 of their parent (gone: {gone}):\n' + '\n'.join(left))
 
 
-@pytest.mark.parametrize('thread', ['main', 'other'])
+@pytest.mark.parametrize('thread', ['main', 'other', 'persistent'])
 def test_busy_pool_workers_exit_with_killed_parent(tmp_path, thread):
     """imap_pool (forkserver) workers in the middle of a 600 s item, the
     pool started from the main thread (the kernel kills forkserver and
-    workers) or from another thread (the workers' watcher thread)."""
+    workers) or from another thread (the workers' watcher thread), and the
+    PersistentPool a model keeps open during training."""
     parent = _Parent([sys.executable, '-c', POOL_SCRIPT, thread],
                      tmp_path,
                      pipe_stdout=True)

@@ -59,3 +59,32 @@ def test_imap_pool_after_parent_used_opencv_threads():
                          text=True,
                          timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == 'ok', res.stderr
+
+
+def test_persistent_pool_keeps_its_workers_and_is_not_copied():
+    import copy
+    import pickle
+
+    from mmwsss.utils.parallel import PersistentPool
+    pool = PersistentPool(2)
+    try:
+        assert pool.map(_square, range(7)) == [i * i for i in range(7)]
+        first = set(pool.map(_pid, range(8)))
+        assert os.getpid() not in first and 1 <= len(first) <= 2
+        # the same processes serve the next call
+        assert set(pool.map(_pid, range(8))) <= first
+        with pytest.raises(ValueError, match='bad item 3'):
+            pool.map(_fail_on_three, range(6))
+        assert pool.map(_square, range(4)) == [0, 1, 4, 9]  # still usable
+        for clone in (copy.deepcopy(pool), pickle.loads(pickle.dumps(pool))):
+            assert clone._pool is None and clone.workers == 2
+    finally:
+        pool.close()
+    assert pool._pool is None
+    # after close, a new call starts new workers
+    try:
+        assert not set(pool.map(_pid, range(4))) & first
+    finally:
+        pool.close()
+    # 0 or 1 worker: in this process
+    assert set(PersistentPool(0).map(_pid, range(3))) == {os.getpid()}
