@@ -17,6 +17,7 @@ from torch import Tensor
 from mmwsss.utils.cam_ops import cam_keys, normalise_cam, scaled_size
 from mmwsss.utils.checks import check_choices
 from ..heads.cam_head import CAMHead, stack_img_labels
+from ..utils.images import crop_valid_mask, downsample_mask, restored_image_u8
 
 __all__ = ['RSEPM']
 
@@ -284,28 +285,13 @@ class RSEPM(BaseSegmentor):
 
     @staticmethod
     def valid_mask(inputs: Tensor, data_samples: SampleList) -> Tensor:
-        """(B, H, W) bool crop-valid mask of the (padded) batch.
-
-        ``gt_valid`` (packed by ``PackWSSSInputs``) where present, else the
-        ``img_shape`` region; pixels the data preprocessor padded
-        (bottom/right) are invalid.
-        """
-        B, _, H, W = inputs.shape
-        valid = torch.zeros(B, H, W, dtype=torch.bool, device=inputs.device)
-        for i, ds in enumerate(data_samples):
-            if 'gt_valid' in ds:
-                v = ds.gt_valid.data.to(inputs.device)
-                v = v.reshape(v.shape[-2:]).bool()[:H, :W]
-                valid[i, :v.shape[0], :v.shape[1]] = v
-            else:
-                h, w = ds.metainfo.get('img_shape', (H, W))[:2]
-                valid[i, :h, :w] = True
-        return valid
+        """(B, H, W) bool crop-valid mask (:func:`crop_valid_mask`)."""
+        return crop_valid_mask(inputs, data_samples)
 
     @staticmethod
     def downsample_valid(valid: Tensor, size: Sequence[int]) -> Tensor:
         """Nearest downsampling of a (B, H, W) bool mask."""
-        return _resize(valid[:, None].float(), size, 'nearest')[:, 0] > 0.5
+        return downsample_mask(valid, size)
 
     def compute_seeds(self, inputs: Tensor, feats: Sequence[Tensor],
                       cam: Tensor, img_labels: Tensor,
@@ -556,29 +542,11 @@ class RSEPM(BaseSegmentor):
 
     def _image_u8(self, inputs: Tensor, data_sample: SegDataSample,
                   index: int) -> np.ndarray:
-        """uint8 RGB (H, W, 3) of input ``index``, restored like the logits
-        in ``postprocess_result`` (padding removed, flip undone, resized to
-        ``ori_shape``)."""
-        x = inputs[index:index + 1].float()
-        dp = self.data_preprocessor
-        if getattr(dp, '_enable_normalize', False):
-            x = x * dp.std.view(1, -1, 1, 1) + dp.mean.view(1, -1, 1, 1)
-        meta = data_sample.metainfo
-        if meta:
-            H, W = x.shape[-2:]
-            pad = meta.get('img_padding_size', meta.get('padding_size', None))
-            left, right, top, bottom = pad if pad is not None else [0] * 4
-            x = x[:, :, top:H - bottom, left:W - right]
-            if meta.get('flip', False):
-                dims = (3, ) if meta.get(
-                    'flip_direction', 'horizontal') == 'horizontal' else (2, )
-                x = x.flip(dims=dims)
-            if 'ori_shape' in meta:
-                x = _resize(x, meta['ori_shape'][:2], 'bilinear')
-        x = x[0].clamp(0, 255)
-        x = x.round() if self.test_cfg['crf_denorm'] == 'round' else x.trunc()
-        img = x.byte().permute(1, 2, 0)
-        return np.ascontiguousarray(img.cpu().numpy())
+        """uint8 RGB (H, W, 3) of input ``index`` restored to
+        ``ori_shape`` (:func:`restored_image_u8`, ``crf_denorm``)."""
+        return restored_image_u8(inputs, data_sample, index,
+                                 self.data_preprocessor,
+                                 self.test_cfg['crf_denorm'])
 
     def predict(self,
                 inputs: Tensor,
