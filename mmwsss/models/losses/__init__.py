@@ -1,4 +1,7 @@
 from .affinity_loss import AffinityLoss, affinity_loss_terms
+from .bg_fg_cross_entropy_loss import BgFgCrossEntropyLoss, bg_fg_cross_entropy
+from .dense_energy_loss import (DenseEnergyLoss, dense_energy_loss,
+                                energy_grid_size)
 from .multilabel_soft_margin_loss import (MultiLabelSoftMarginLoss,
                                           multilabel_soft_margin_loss)
 from .puzzle_reconstruction_loss import (PuzzleReconstructionLoss,
@@ -11,3 +14,5 @@ __all__ = [
 ]
 __all__ += ['AffinityLoss', 'affinity_loss_terms']
 __all__ += ['RecurSeedLoss', 'recurseed_loss']
+__all__ += ['BgFgCrossEntropyLoss', 'bg_fg_cross_entropy']
+__all__ += ['DenseEnergyLoss', 'dense_energy_loss', 'energy_grid_size']
