@@ -24,6 +24,13 @@ CASES = {
         r'workers 1: .* images/s, speed-up 1\.00x',
         r'workers 2: .* images/s, speed-up \d'
     ]),
+    'energy_loss_bench': ([], 'summary.json', [
+        r'torch +8x8 +64 .* measured, chunk \d+ rows',
+        r'brute +12x12 +144 .* measured, float64 N x N',
+        r'12x12: G v rel\. error max \d\.\d+e-\d+, mean .*; loss rel\. '
+        r'error \d.*; gradient rel\. error max \d',
+        r'torch +time ~ N\^-?\d+\.\d+, memory ~ N\^'
+    ]),
     'pseudo_labels_camvid_things': (['--tta'], 'summary.json', [
         r'CAM  \(train GT, sweep best\) : mIoU \d',
         r'\+RW  \(train GT, sweep best\) : mIoU \d',
@@ -43,6 +50,13 @@ CASES = {
         r'ours +8x8 .* measured', r'dense +16x16 .* extrapolated from 8',
         r'ratio at 8x8 \(measured\): time \d', r'ratio at 16x16: time \d',
         r'same argmax on \d'
+    ]),
+    'rrm_camvid_things': ([], 'summary.json', [
+        r'step time \(batch 2 x \(176, 176\)\): CAM \d.*RRM / CAM \d',
+        r'RRM step breakdown: mining \d.*energy \d.*forward/backward',
+        r'mining throughput: 1 CRF process \d.*2 processes \d',
+        r'\| RRM one-step, single scale +\| +\d',
+        r'\| RRM one-step \+ CRF \(rrm_test\) +\| +\d'
     ]),
     'rsepm_camvid_things': (['--step-time', '--train'], 'summary.json', [
         r'step time \(batch 2 x \(176, 176\)\): CAM \d.*RS\+EPM / CAM \d',

@@ -115,7 +115,13 @@ def test_config_consistency(path):
     max_iters = cfg.train_cfg.max_iters
     # official poly (1 - t / T) ** 0.9 needs PolyLR end = max_iters + 1
     poly = [s for s in cfg.param_scheduler if s.type == 'PolyLR']
-    assert poly and poly[0].end == max_iters + 1 and not poly[0].by_epoch
+    # ... or, with RRM's restarted schedule, at the restart
+    restart = [
+        h for h in cfg.get('custom_hooks', [])
+        if h.type == 'RRMScheduleHook'
+    ]
+    end = restart[0].joint_start_iter if restart else max_iters
+    assert poly and poly[0].end == end + 1 and not poly[0].by_epoch
     # the train batch is padded/stacked to the crop size
     if 'crop_size' in cfg:
         assert tuple(cfg.model.data_preprocessor.size) == tuple(cfg.crop_size)
@@ -144,7 +150,10 @@ def test_config_consistency(path):
     opt = cfg.optim_wrapper.optimizer
     assert preset in ('official', 'momentum')
     if preset == 'official':
-        assert opt.momentum == opt.weight_decay and opt.nesterov
+        # nesterov as in each official run (True for Puzzle-CAM, False
+        # for RRM)
+        assert opt.momentum == opt.weight_decay
+        assert opt.nesterov == (cfg.model.type != 'RRM')
     else:
         assert opt.momentum == 0.9
     assert cfg.optim_wrapper.constructor == 'WSSSOptimWrapperConstructor'

@@ -185,3 +185,27 @@ def test_mask_loader_checks(tmp_path):
     res['seg_map_path'] = None
     with pytest.raises(DataFileError, match='with_masks=False'):
         LoadWSSSAnnotations()(res)
+
+
+def test_random_rescale_own_size_and_nearest_masks():
+    from mmwsss.datasets.transforms import RandomRescale
+    rng = np.random.RandomState(0)
+    img = rng.randint(0, 255, (30, 50, 3)).astype(np.uint8)
+    mask = np.tile(np.arange(50, dtype=np.uint8), (30, 1))
+    t = RandomRescale(ratio_range=(0.7, 1.3))
+    np.random.seed(3)
+    s = np.random.uniform(0.7, 1.3)
+    np.random.seed(3)
+    out = t(dict(img=img.copy(), gt_seg_map=mask.copy(),
+                 seg_fields=['gt_seg_map']))
+    h, w = int(30 * s), int(50 * s)
+    assert out['img'].shape == (h, w, 3) and out['img_shape'] == (h, w)
+    np.testing.assert_array_equal(
+        out['img'], cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR))
+    # nearest: only values of the original mask
+    assert set(np.unique(out['gt_seg_map'])) <= set(range(50))
+    np.testing.assert_array_equal(
+        out['gt_seg_map'],
+        cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST))
+    with pytest.raises(ValueError, match='ratio_range'):
+        RandomRescale(ratio_range=(1.3, 0.7))

@@ -9,6 +9,7 @@ from .pamr import PAMR
 from .random_walk import (PathIndex, RandomWalk, path_offsets, path_points,
                           propagate, random_walk, random_walk_weights,
                           upsample_rw)
+from .reliable_region_mining import ReliableRegionMining, top_ratio_region
 from .scg import SCG
 
 __all__ = [
@@ -20,3 +21,4 @@ __all__ = [
     'median_canny_thresholds', 'median_threshold', 'prob_to_uint8',
     'tv_edge_strength', 'tv_edges'
 ]
+__all__ += ['ReliableRegionMining', 'top_ratio_region']

@@ -3,11 +3,12 @@ from .cam_classifier import CAMClassifier
 from .multiscale_cam import MultiScaleCAM
 from .puzzle_cam import PuzzleCAM
 from .random_walk_maps import RandomWalkMaps
+from .rrm import RRM
 from .rsepm import RSEPM
 from .saved_predictions import SavedPredictions
 from .wsss_seg_tta import WSSSSegTTAModel
 
 __all__ = [
     'CAMClassifier', 'PuzzleCAM', 'BoundaryNet', 'WSSSSegTTAModel', 'RSEPM',
-    'MultiScaleCAM', 'RandomWalkMaps', 'SavedPredictions'
+    'MultiScaleCAM', 'RandomWalkMaps', 'SavedPredictions', 'RRM'
 ]
