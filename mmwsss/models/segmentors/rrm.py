@@ -3,6 +3,7 @@ import copy
 import time
 from typing import Dict, List, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
@@ -205,12 +206,13 @@ class RRM(BaseSegmentor):
         return normalise_cam(up)
 
     # ------------------------------------------------------------ losses
-    def _mined_samples(self, inputs: Tensor, labels: Tensor, valid: Tensor,
+    @staticmethod
+    def _mined_samples(images: np.ndarray, labels: Tensor, valid: Tensor,
                        data_samples: SampleList) -> SampleList:
-        rgb = torch.stack([
-            torch.from_numpy(img).permute(2, 0, 1) for img in images_u8(
-                inputs, self.data_preprocessor, self.train_cfg['crf_denorm'])
-        ]).to(inputs.device).float()
+        """Data samples with the mined labels (``gt_sem_seg``), the uint8
+        crops as float RGB (``gt_rgb``) and the ROI (``gt_valid``)."""
+        rgb = torch.from_numpy(images).permute(0, 3, 1, 2).to(
+            labels.device).float()
         samples = []
         for i, ds in enumerate(data_samples):
             new = SegDataSample(metainfo=ds.metainfo)
@@ -262,7 +264,7 @@ class RRM(BaseSegmentor):
                 mined = mined.masked_fill(~valid, self.mining.ignore_index)
         losses['time_mining'] = torch.tensor(
             time.perf_counter() - t0, device=inputs.device)
-        samples = self._mined_samples(inputs, mined, valid, data_samples)
+        samples = self._mined_samples(images, mined, valid, data_samples)
         with losses_see_samples(self.decode_head, samples):
             losses.update(
                 add_prefix(
