@@ -11,7 +11,9 @@ writes the maps, with :func:`build_export_cfg`:
    skipped before any model work; ``round_up=False`` so that ``N`` ranks
    write every image exactly once);
 2. the model wrapped by ``export.model`` (``MultiScaleCAM`` /
-   ``RandomWalkMaps``), which fills ``pred_cam`` / ``pred_rw``;
+   ``RandomWalkMaps``), which fills ``pred_cam`` / ``pred_rw``, or the
+   config's own model when ``export.model`` is None (``kind='png'``: its
+   ``pred_sem_seg`` as label PNGs);
 3. the writer ``DumpMapResults`` as the test evaluator, with the manifest
    of :func:`export_manifest` (a folder written by another checkpoint or
    other options is refused).
@@ -190,7 +192,10 @@ def build_export_cfg(cfg: Config,
                 f'export', exp['cam_dir'])
         inputs = dict(
             map_dir=exp['cam_dir'], suffix='.npz', producer=_PRODUCERS['rw'])
-    cfg.model = dict(exp['model'], module=cfg.model)
+    if exp.get('model'):
+        cfg.model = dict(exp['model'], module=cfg.model)
+    # model None: the config's model predicts directly (``'png'``: its
+    # pred_sem_seg, e.g. RRM's one-step segmentation)
     cfg.test_dataloader = dict(
         batch_size=exp.get('batch_size', 1),
         num_workers=exp.get('num_workers', 2),
