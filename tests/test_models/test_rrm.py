@@ -431,3 +431,46 @@ def test_rrm_checks_class_counts():
     with pytest.raises(ValueError, match='num_classes'):
         MODELS.build(_model_cfg(decode_head=dict(
             type='RRMSegHead', in_channels=8, channels=6, num_classes=3)))
+
+
+def test_official_optimiser_groups_of_the_voc_config():
+    """configs/rrm_wr38_voc.py: four groups from the Conv2d layers only
+    (frozen BN and conv1a are not optimised), fc8 and the segmentation
+    convolutions at 10x (weights) / 20x (biases, no decay)."""
+    import os.path as osp
+
+    from mmengine import Config
+    from mmengine.optim import build_optim_wrapper
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    cfg = Config.fromfile(osp.join(root, 'configs', 'rrm_wr38_voc.py'))
+    cfg.model.mining.crf_workers = 0
+    model = MODELS.build(cfg.model)
+    groups = build_optim_wrapper(model, cfg.optim_wrapper).optimizer.\
+        param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    by = {
+        g['name']: (g['lr'], g['weight_decay'], [names[id(p)]
+                                                 for p in g['params']])
+        for g in groups
+    }
+    lr, wd = 7e-4, 1e-5
+    # WR38 convolutions have no bias: three non-empty groups
+    assert set(by) == {'backbone_weight', 'new_weight', 'new_bias'}
+    assert by['backbone_weight'][:2] == (pytest.approx(lr), wd)
+    assert by['new_weight'][:2] == (pytest.approx(10 * lr), wd)
+    assert by['new_bias'][:2] == (pytest.approx(20 * lr), 0)
+    convs = {
+        f'{n}.weight'
+        for n, m in model.backbone.named_modules(prefix='backbone')
+        if isinstance(m, nn.Conv2d)
+    }
+    assert set(by['backbone_weight'][2]) == convs - {'backbone.conv1a.weight'}
+    assert sorted(by['new_weight'][2]) == [
+        'cam_head.classifier.weight', 'decode_head.conv.weight',
+        'decode_head.conv_seg.weight'
+    ]
+    assert sorted(by['new_bias'][2]) == [
+        'decode_head.conv.bias', 'decode_head.conv_seg.bias'
+    ]
+    opt = cfg.optim_wrapper.optimizer
+    assert opt.momentum == wd and opt.nesterov is False
