@@ -21,7 +21,7 @@
 #   ../cam/cam_wr38_4xb8-4950it_voc12aug-512x512.py (`load_from`, every key
 #   of the classifier; the segmentation branch starts from Xavier).
 # Test [code]: single scale, softmax of Sg, argmax; add
-#   model.test_cfg.crf=dict(type='DenseCRF', preset='rrm_test') for the
+#   --cfg-options model.test_cfg.crf=rrm_test (a DenseCRF preset) for the
 #   paper's "with CRF" numbers. val = VOC `train` (1,464 masks), test = VOC
 #   `val`; IoUMetric + FP/FN of pred_sem_seg.
 # Paper: VOC val 62.6 / test 62.9 (one step, with CRF). Not run here (no

@@ -419,8 +419,9 @@ def test_predict_with_and_without_crf():
     plain = model.predict(x, copy.deepcopy(samples))[0]
     logits = model.encode_decode(x, [samples[0].metainfo])
     assert torch.equal(plain.pred_sem_seg.data[0], logits[0].argmax(0))
-    model.test_cfg['crf'] = dict(type='DenseCRF', preset='rrm_test')
+    model.test_cfg['crf'] = 'rrm_test'  # a preset name, as on the CLI
     crf = model.predict(x, copy.deepcopy(samples))[0]
+    assert model._test_crf.params['bilateral_sxy'] == 83
     q = crf.seg_logits.data
     torch.testing.assert_close(q.sum(0), torch.ones(40, 48), rtol=1e-4,
                                atol=1e-4)

@@ -91,11 +91,11 @@ class RRM(BaseSegmentor):
     - ``seed_stats``: log the label ratios. Defaults to True.
 
     **Inference** [code]: single scale, no flip; Sg bilinearly resized to
-    the image, softmax, argmax. ``test_cfg.crf``: None (default) or a
-    :class:`DenseCRF` config (``dict(type='DenseCRF',
-    preset='rrm_test')``, Gaussian 3/3, bilateral 83/5/4) run on the
-    softmax at the original size; ``seg_logits`` are then the CRF
-    marginals.
+    the image, softmax, argmax. ``test_cfg.crf``: None (default), a
+    :class:`DenseCRF` config or a preset name (``'rrm_test'``: Gaussian
+    3/3, bilateral 83/5/4; ``--cfg-options model.test_cfg.crf=rrm_test``)
+    run on the softmax at the original size; ``seg_logits`` are then the
+    CRF marginals.
 
     Args:
         backbone (dict): Backbone config.
@@ -276,6 +276,8 @@ class RRM(BaseSegmentor):
     def _build_test_crf(self):
         if self._test_crf is None:
             cfg = self.test_cfg['crf']
+            if isinstance(cfg, str):  # a preset name (command line)
+                cfg = dict(type='DenseCRF', preset=cfg)
             self._test_crf = MODELS.build(cfg) if isinstance(cfg,
                                                              dict) else cfg
         return self._test_crf
