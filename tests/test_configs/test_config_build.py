@@ -24,12 +24,17 @@ SEG_STAGE_DIRS = ('seg', 'boundary')
 
 
 def config_stage(path):
-    """'boundary', 'seg' (any MMSeg decoder) or 'cam' (CAM producers): by
-    folder, top-level aliases by their model."""
+    """'boundary', 'seg' (any MMSeg decoder), 'slams' (the SLAMs-like
+    stages, tests/test_models/test_slams_like.py) or 'cam' (CAM producers):
+    by folder, top-level aliases by their model."""
     parts = osp.relpath(path, osp.join(ROOT, 'configs')).split(osp.sep)
     if len(parts) > 1:
+        if parts[0] == 'slams':
+            return 'slams'
         return parts[0] if parts[0] in SEG_STAGE_DIRS else 'cam'
     model = Config.fromfile(path).model
+    if model.type in ('SemanticEncoder', 'SLAMsLike'):
+        return 'slams'
     if model.type == 'BoundaryNet':
         return 'boundary'
     if model.type == 'EncoderDecoder' or ('decode_head' in model

@@ -8,3 +8,7 @@ __all__ = ['CAMHead', 'stack_img_labels', 'PuzzleCAMHead']
 __all__ += ['BoundaryHead']
 __all__ += ['RSEPMDecoderHead']
 __all__ += ['RRMSegHead']
+from .semantic_activation_head import SemanticActivationHead  # noqa
+from .semantic_embedding_head import SemanticEmbeddingHead  # noqa
+
+__all__ += ['SemanticActivationHead', 'SemanticEmbeddingHead']

@@ -12,3 +12,7 @@ __all__ = [
     'CAMClassifier', 'PuzzleCAM', 'BoundaryNet', 'WSSSSegTTAModel', 'RSEPM',
     'MultiScaleCAM', 'RandomWalkMaps', 'SavedPredictions', 'RRM'
 ]
+from .semantic_encoder import SemanticEncoder  # noqa
+from .slams_like import SLAMsLike  # noqa
+
+__all__ += ['SemanticEncoder', 'SLAMsLike']

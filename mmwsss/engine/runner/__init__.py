@@ -1,0 +1,3 @@
+from .tagged_log_processor import TaggedLogProcessor
+
+__all__ = ['TaggedLogProcessor']
