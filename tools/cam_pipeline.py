@@ -46,7 +46,8 @@ def run_cam_pipeline(config: str,
                      max_iters: Optional[int] = None,
                      workers: int = 2,
                      batch_size: int = 8,
-                     cfg_options: Optional[List[str]] = None) -> Dict:
+                     cfg_options: Optional[List[str]] = None,
+                     eval_args: Sequence[str] = ()) -> Dict:
     """Train a CAM config, write multi-scale CAMs of a split, sweep them.
 
     Training is skipped when the final checkpoint exists and resumed when an
@@ -61,6 +62,8 @@ def run_cam_pipeline(config: str,
         workers (int): Loader processes of inference and evaluation.
         batch_size (int): Images per CAM-inference forward.
         cfg_options (list[str], optional): Extra ``key=value`` overrides.
+        eval_args (Sequence[str]): Extra arguments of
+            ``tools/cam/eval_cams.py`` (e.g. ``['--thr-end', '0.95']``).
 
     Returns:
         dict: ``summary`` (the eval JSON), ``checkpoint``, ``cam_dir``,
@@ -111,7 +114,7 @@ def run_cam_pipeline(config: str,
         'tools/cam/eval_cams.py', config, '--dataset', split, '--cam-dir',
         cam_dir, '--out', report, '--workers',
         str(workers)
-    ] + extra)
+    ] + list(eval_args) + extra)
     seconds['eval'] = time.time() - t
     with open(report) as f:
         summary = json.load(f)

@@ -58,6 +58,11 @@ CASES = {
         r'\| RRM one-step, single scale +\| +\d',
         r'\| RRM one-step \+ CRF \(rrm_test\) +\| +\d'
     ]),
+    'slams_camvid_things': ([], 'summary.json', [
+        r'step time \(batch 2 x \(176, 176\)\): CAM \d.*stage 2 / CAM \d',
+        r'encoder: \d+ \(image, class\) pairs -> \d+ images',
+        r'\| SLAMs-like \(reconstruction\) sigma-maps +\| +\d'
+    ]),
     'rsepm_camvid_things': (['--step-time', '--train'], 'summary.json', [
         r'step time \(batch 2 x \(176, 176\)\): CAM \d.*RS\+EPM / CAM \d',
         r'\| model +\| CAM mIoU \(sweep\) \|', r'\| RS +\| +\d',
