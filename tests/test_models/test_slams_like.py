@@ -482,3 +482,41 @@ def test_stage2_encoder_is_the_stage1_model(stage1, stage2):
     assert c2.model.encoder_checkpoint == (
         f'work_dirs/{osp.splitext(stage1)[0]}/'
         f'iter_{c1.train_cfg.max_iters}.pth')
+
+
+def test_stage1_reconstruction_decoder_option():
+    cfg = Config.fromfile(STAGE1)
+    cfg.model.sem_recon = True
+    torch.manual_seed(0)
+    model = MODELS.build(strip_pretrained(cfg.model)).train()
+    inputs = torch.randn(2, 3, 64, 64)
+    losses = model.loss(inputs, _samples([[1, 0, 0, 0], [0, 0, 1, 1]],
+                                         (64, 64)))
+    rec = model.recon(model.extract_feat(inputs), (64, 64))
+    assert rec.shape == inputs.shape
+    assert losses['loss_recon'].item() == pytest.approx(
+        F.mse_loss(rec, inputs).item(), rel=1e-4)
+    assert 'loss_recon' not in MODELS.build(
+        strip_pretrained(Config.fromfile(STAGE1).model)).loss(
+            inputs, _samples([[1, 0, 0, 0], [0, 0, 1, 1]], (64, 64)))
+
+
+def test_any_mmseg_decode_head_drops_in(tmp_path):
+    """mmseg's ASPPHead as the stage-2 decoder: its classifier is dropped
+    and the activation head reads its 64-channel features."""
+    _, path = _stage1_checkpoint(tmp_path)
+    cfg = Config.fromfile(STAGE2)
+    cfg.model.encoder_checkpoint = path
+    cfg.model.decode_head = dict(
+        type='ASPPHead', in_channels=1280, in_index=4, channels=64,
+        dilations=(1, 2), num_classes=5, align_corners=False)
+    model = MODELS.build(strip_pretrained(cfg.model))
+    model.init_weights()
+    model.train()
+    assert isinstance(model.decode_head.conv_seg, torch.nn.Identity)
+    assert model.act_head.phi.in_channels == 64
+    inputs = torch.randn(2, 3, 64, 64)
+    losses = model.loss(inputs, _samples([[1, 0, 0, 0], [0, 0, 1, 1]],
+                                         (64, 64)))
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert model.decode_head.aspp_modules[0].conv.weight.grad.abs().sum() > 0
