@@ -11,7 +11,8 @@ from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
 from mmwsss.utils.checks import check_choices
-from ..utils.semantics import class_cosine, present_pairs, semantic_targets
+from ..utils.semantics import (class_cosine, pixel_class_cosine,
+                               present_pairs, semantic_targets)
 
 __all__ = ['SemanticActivationHead']
 
@@ -112,8 +113,7 @@ class SemanticActivationHead(BaseModule):
         emb = self.phi(feats)
         if self.sem_head == 'linear':
             return self.classifier(feats), emb
-        cos = F.cosine_similarity(
-            emb[:, None], self.crs[None, :, :, None, None], dim=2, eps=1e-8)
+        cos = pixel_class_cosine(emb, self.crs)
         return self.cos_scale * cos + self.cos_bias[None, :, None, None], emb
 
     def region_embeddings(self, masks: Tensor, emb: Tensor) -> Tensor:

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    'class_cosine', 'semantics_for', 'semantic_targets', 'present_pairs',
-    'contrast_loss', 'masked_mean'
+    'class_cosine', 'pixel_class_cosine', 'semantics_for',
+    'semantic_targets', 'present_pairs', 'contrast_loss', 'masked_mean'
 ]
 
 
@@ -39,6 +39,25 @@ def class_cosine(cre: Tensor, crs: Tensor, eps: float = 1e-8) -> Tensor:
     if crs.dim() == 2:
         crs = crs[None].expand_as(cre)
     return F.cosine_similarity(cre, crs, dim=-1, eps=eps)
+
+
+def pixel_class_cosine(emb: Tensor, crs: Tensor, eps: float = 1e-8) -> Tensor:
+    """Cosine of every pixel embedding with every class semantics, as one
+    matrix product of the normalised vectors (no ``(B, K, E, h, w)``
+    broadcast).
+
+    Args:
+        emb (Tensor): ``(B, E, h, w)`` pixel embeddings.
+        crs (Tensor): ``(K + 1, E)`` class semantics.
+        eps (float): Norm floor of each vector (as
+            ``torch.cosine_similarity``).
+
+    Returns:
+        Tensor: ``(B, K + 1, h, w)``.
+    """
+    e = F.normalize(emb, dim=1, eps=eps)
+    c = F.normalize(crs.to(e.dtype), dim=1, eps=eps)
+    return torch.einsum('behw,ke->bkhw', e, c)
 
 
 def semantics_for(crs: Tensor, present: Tensor) -> Tensor:
