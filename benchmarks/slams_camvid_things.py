@@ -19,8 +19,9 @@ SLAMs has no public code; the method here is our labelled reconstruction
    (``--encoder-input`` measures another encoder size).
 
 2. Training and evaluation (``--train``, resumable): stage 1
-   (``tools/train.py`` of the encoder config, skipped when its final
-   checkpoint exists, resumed otherwise), stage 2 with that checkpoint,
+   (``tools/train.py`` of the encoder config, 600 iterations, skipped when
+   its final checkpoint exists, resumed otherwise), stage 2 with that
+   checkpoint,
    then the multi-scale x flip sigma-maps of ``test`` in the CAM format
    (``tools/cam/infer_cams.py``, finished images skipped) and their sweep
    0.05-0.95 (``tools/cam/eval_cams.py --thr-end 0.95``): activation-map
@@ -53,7 +54,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 STAGE1 = osp.join(
     ROOT, 'configs', 'slams',
-    'slams-encoder_effnet-lite0_1xb16-1200it_camvid-things-176x176.py')
+    'slams-encoder_effnet-lite0_1xb16-600it_camvid-things-176x176.py')
 STAGE2 = osp.join(ROOT, 'configs', 'slams',
                   'slams_effnet-lite0_1xb16-600it_camvid-things-176x176.py')
 BASELINE_CONFIG = osp.join(

