@@ -133,6 +133,11 @@ class SemanticActivationHead(BaseModule):
                        targets: Tensor) -> Tuple[Tensor, ...]:
         """The masked images of every pair, stacked for ONE encoder call.
 
+        The maps (any resolution, e.g. stride 4), the images and the
+        crop-valid mask are resized to ``encoder_input`` (bilinear,
+        ``align_corners=True``; the mask thresholded at 0.5) and the maps
+        multiplied by the mask.
+
         Returns:
             tuple: ``x`` ``(2P, 3, S, S)`` (the P foreground-masked images
             ``x_b ⊙ M_bk`` then the P background-masked ``x_b ⊙ (1 -
@@ -174,10 +179,7 @@ class SemanticActivationHead(BaseModule):
         """
         targets = semantic_targets(img_labels.to(logits.device))
         masks = torch.sigmoid(logits.float())
-        up = F.interpolate(
-            masks, size=inputs.shape[-2:], mode='bilinear',
-            align_corners=True)
-        x, own, others, m, v = self.encoder_inputs(inputs, up, valid,
+        x, own, others, m, v = self.encoder_inputs(inputs, masks, valid,
                                                    targets)
         losses = {}
         P = own.shape[0]
