@@ -280,7 +280,7 @@ def _evaluate(args, ckpt, opts, variant):
 
     from mmwsss.utils.fileio import atomic_save_json
     from tools.cam_pipeline import step
-    from tools.cli_helpers import run_test
+    from tools.cli_helpers import run_test, strict_checkpoint
     out = osp.join(args.work_dir, f'test_{variant}.json')
     if osp.isfile(out):
         step(f'test ({variant}): done already ({out})')
@@ -294,6 +294,7 @@ def _evaluate(args, ckpt, opts, variant):
     cfg.test_dataloader.num_workers = args.workers
     cfg.test_dataloader.persistent_workers = args.workers > 0
     cfg.work_dir = osp.join(args.work_dir, f'test_{variant}')
+    strict_checkpoint(cfg, ckpt, args.config, True)
     t = time.time()
     metrics = run_test(cfg, ckpt)
     metrics = {k: float(v) for k, v in metrics.items()}

@@ -343,8 +343,10 @@ def run_test(cfg,
              launcher: str = 'none',
              work_dir: Optional[str] = None) -> dict:
     """Run ``cfg``'s test loop (an export config is built into its export
-    run first). Expected errors propagate: the tools report them in one line
-    through :func:`cli_run`.
+    run first). ``checkpoint`` is the model's weights: an export config
+    records it in its manifest; any other config loads it as
+    ``cfg.load_from`` unless that is set already. Expected errors
+    propagate: the tools report them in one line through :func:`cli_run`.
 
     Returns:
         dict: The metrics of the test loop.
@@ -364,6 +366,8 @@ def run_test(cfg,
         compat.cpu_ddp_wrapper_cfg(cfg)
     if 'export' in cfg:
         cfg = build_export_cfg(cfg, checkpoint)
+    elif checkpoint and not cfg.get('load_from'):
+        cfg.load_from = checkpoint
     metrics = Runner.from_cfg(cfg).test()
     if cpu_dist:
         compat.destroy_cpu_distributed()

@@ -106,3 +106,31 @@ def test_export_config_merges_snippet_arguments_and_options(tmp_path):
     assert cfg.export.model.flip is False  # --cfg-options win
     assert cfg.export.model.scales == [0.5, 1.0, 1.5, 2.0]  # snippet
     assert cfg.model.type == 'CAMClassifier'  # wrapped only at run time
+
+
+def test_run_test_loads_the_checkpoint_of_a_plain_config(monkeypatch,
+                                                         tmp_path):
+    """A non-export config gets the checkpoint as ``load_from`` (a caller
+    that passes only ``checkpoint`` must not test untrained weights); an
+    explicit ``load_from`` is kept."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from tools.cli_helpers import run_test
+    seen = []
+
+    class _Fake:
+
+        def test(self):
+            return {}
+
+    def fake_from_cfg(cfg):
+        seen.append(cfg.load_from)
+        return _Fake()
+
+    monkeypatch.setattr(Runner, 'from_cfg', staticmethod(fake_from_cfg))
+    cfg = Config(dict(load_from=None, model=dict(type='X')))
+    run_test(cfg, 'a.pth', work_dir=str(tmp_path))
+    cfg = Config(dict(load_from='b.pth', model=dict(type='X')))
+    run_test(cfg, 'a.pth', work_dir=str(tmp_path))
+    assert seen == ['a.pth', 'b.pth']
