@@ -115,3 +115,22 @@ def test_dist_train_slams_alias_two_cpu_processes(tmp_path):
         sd2['act_head.crs'],
         torch.relu(sd1['head.semantics.weight']))
     assert sd2['act_head.phi.weight'].shape == (256, 256, 1, 1)
+
+
+def test_train_without_the_stage1_checkpoint_is_one_error_line(tmp_path):
+    """``tools/train.py`` of a stage-2 config whose stage-1 checkpoint is
+    missing stops before training with one line naming the key and the
+    path (exit 2)."""
+    from repo_commands import tool_error
+
+    from tools.train import main
+    missing = str(tmp_path / 'stage1' / 'iter_300.pth')
+    line = tool_error(main, [
+        osp.join(ROOT, 'configs', 'slams',
+                 'slams_effnet-lite0_1xb16-600it_synthetic-112x112.py'),
+        '--work-dir',
+        str(tmp_path / 'wd'), '--cfg-options',
+        'model.backbone.init_cfg=None', f'model.encoder_checkpoint={missing}'
+    ])
+    assert 'model.encoder_checkpoint' in line and missing in line
+    assert not osp.exists(osp.join(str(tmp_path / 'wd'), 'iter_1.pth'))
