@@ -6,17 +6,16 @@ SLAMs has no public code; the method here is our labelled reconstruction
 (``configs/slams/README.md``): no number below is a SLAMs reproduction.
 
 1. Step time (``--step-time``): the CAM baseline model and the stage-2
-   model of ``configs/slams/slams_effnet-lite0_1xb16-600it_camvid-things-
+   model of ``configs/slams/slams_effnet-lite0_1xb16-1200it_camvid-things-
    176x176.py`` are built in ONE process and ``model.train_step`` is timed
    on the SAME training batch, interleaved (the order alternates every
    round; the ratio is the median of the per-round ratios): ``--warmup``
    untimed + ``--steps`` timed steps each. Also the number of (image,
    class) pairs (2 encoder images each) and the time of the one batched
    encoder forward + backward alone. The stage-2 step must stay within 4x
-   the CAM step for the CAM baseline's budget (1,200 x 16 images), else
-   the config states a smaller budget (600 x 16 with encoder_input 112:
-   its comment has the measurement) and the CAM baseline is rerun at it
-   (``--encoder-input`` measures another encoder size).
+   the CAM step for the CAM baseline's budget (1,200 x 16 images): the
+   config uses encoder_input 112 for that (its comment has the
+   measurements; ``--encoder-input`` measures another encoder size).
 
 2. Training and evaluation (``--train``, resumable): stage 1
    (``tools/train.py`` of the encoder config, 600 iterations, skipped when
@@ -26,9 +25,8 @@ SLAMs has no public code; the method here is our labelled reconstruction
    (``tools/cam/infer_cams.py``, finished images skipped) and their sweep
    0.05-0.95 (``tools/cam/eval_cams.py --thr-end 0.95``): activation-map
    mIoU, FP / FN beside the CAM baseline report at the same budget
-   (``python benchmarks/cam_camvid_things.py --max-iters 600 --work-dir
-   work_dirs/bench_cam_camvid_600``), and the README figures of the CAM
-   baseline, RS and Puzzle-CAM at 1,200 x 16.
+   (``python benchmarks/cam_camvid_things.py``) and the README figures of
+   the CAM baseline, RS and Puzzle-CAM at 1,200 x 16.
 
 Without ``--step-time`` / ``--train`` both parts run. ``--smoke``: both
 parts on a tiny generated set, batch 2, 1 + 2 timed steps, 2 iterations per
@@ -56,12 +54,12 @@ STAGE1 = osp.join(
     ROOT, 'configs', 'slams',
     'slams-encoder_effnet-lite0_1xb16-600it_camvid-things-176x176.py')
 STAGE2 = osp.join(ROOT, 'configs', 'slams',
-                  'slams_effnet-lite0_1xb16-600it_camvid-things-176x176.py')
+                  'slams_effnet-lite0_1xb16-1200it_camvid-things-176x176.py')
 BASELINE_CONFIG = osp.join(
     ROOT, 'configs', 'cam',
     'cam_effnet-lite0_1xb16-1200it_camvid-things-176x176.py')
-#: the CAM baseline at the stage-2 budget (600 x 16)
-BASELINE_REPORT = osp.join(ROOT, 'work_dirs', 'bench_cam_camvid_600',
+#: the CAM baseline at the same budget (1,200 x 16)
+BASELINE_REPORT = osp.join(ROOT, 'work_dirs', 'bench_cam_camvid',
                            'cam_eval_test.json')
 #: camvid test figures of benchmarks/README.md (2026-11-22) at 1,200 x 16:
 #: (label, CAM / seed mIoU %)

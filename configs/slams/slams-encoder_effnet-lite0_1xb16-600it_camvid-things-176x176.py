@@ -4,7 +4,7 @@
 # weights), 176 px RandomResizedCrop (0.25, 1), flip, colour jitter
 # (0.3, 0.3, 0.3, 0.1), batch 16, 600 iterations (the stage-2 budget),
 # 'momentum' preset with the CAM baseline's lr 0.01.
-# Next: ./slams_effnet-lite0_1xb16-600it_camvid-things-176x176.py.
+# Next: ./slams_effnet-lite0_1xb16-1200it_camvid-things-176x176.py.
 _base_ = [
     '../_base_/models/slams_encoder_effnet-lite0.py',
     '../_base_/datasets/camvid_things.py',

@@ -429,7 +429,7 @@ PAIRS = [
     ('slams-encoder_effnet-lite0_1xb16-300it_synthetic-112x112.py',
      'slams_effnet-lite0_1xb16-600it_synthetic-112x112.py'),
     ('slams-encoder_effnet-lite0_1xb16-600it_camvid-things-176x176.py',
-     'slams_effnet-lite0_1xb16-600it_camvid-things-176x176.py'),
+     'slams_effnet-lite0_1xb16-1200it_camvid-things-176x176.py'),
     ('slams-encoder_r50_4xb16-4950it_voc12aug-224x224.py',
      'slams_r50_4xb2-26440it_voc12aug-448x448.py'),
     ('slams-encoder_r50_4xb16-38460it_coco14-224x224.py',

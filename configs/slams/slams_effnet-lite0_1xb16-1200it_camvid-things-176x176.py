@@ -3,14 +3,14 @@
 # EfficientNet-Lite0 OS16, crop 176, batch 16, momentum preset, lr 0.01 (as
 # the CAM baseline) with the DeepLabV3+ head of the RS+EPM CPU configs.
 # Budget: every (image, class) pair of a batch costs two encoder images
-# (16 images -> ~90 encoder images per step). Measured with
-# benchmarks/slams_camvid_things.py --step-time (batch 16, one process, 1
-# torch thread beside another training run): encoder_input 176 -> stage 2 /
-# CAM step 10.5x (the batched encoder forward + backward alone 9.6 s of
-# 16.7 s). Chosen: encoder_input 112 (the masks and images resized to
-# 112 x 112 for the encoder) and half the CAM baseline's image budget,
-# 600 iterations x 16; the CAM baseline is rerun at 600 x 16 for the
-# comparison (benchmarks/README.md).
+# (16 images -> ~86 encoder images per step). Measured with
+# benchmarks/slams_camvid_things.py --step-time --encoder-input N (batch
+# 16, one process, 1 torch thread, beside another training run,
+# 2026-12-06): encoder_input 176 -> stage 2 / CAM step 8.84x (the batched
+# encoder forward + backward alone 9.5 s of 16.3 s); encoder_input 112 ->
+# 3.82x (encoder 2.4 s). Chosen: encoder_input 112 (the masks and images
+# resized to 112 x 112 for the encoder), within the 4x target, so the CAM
+# baseline's image budget: 1200 iterations x 16.
 # Stage 1 first:
 #   python tools/train.py configs/slams/\
 # slams-encoder_effnet-lite0_1xb16-600it_camvid-things-176x176.py
@@ -28,7 +28,7 @@ _base_ = [
     '../_base_/schedules/schedule_poly_iters.py',
     '../_base_/schedules/wsss_momentum_sgd.py',
 ]
-max_iters = 600
+max_iters = 1200
 model = dict(
     data_preprocessor=dict(size=_base_.crop_size),
     act_head=dict(num_classes=5, encoder_input=112),
