@@ -69,10 +69,13 @@ def test_persistent_pool_keeps_its_workers_and_is_not_copied():
     pool = PersistentPool(2)
     try:
         assert pool.map(_square, range(7)) == [i * i for i in range(7)]
-        first = set(pool.map(_pid, range(8)))
-        assert os.getpid() not in first and 1 <= len(first) <= 2
-        # the same processes serve the next call
-        assert set(pool.map(_pid, range(8))) <= first
+        # the same (at most 2) processes serve every call: a pool made
+        # anew per call would show new pids (one call may see only one
+        # worker on a busy machine, so the union over calls is checked)
+        seen = set()
+        for _ in range(4):
+            seen |= set(pool.map(_pid, range(8)))
+        assert os.getpid() not in seen and 1 <= len(seen) <= 2
         with pytest.raises(ValueError, match='bad item 3'):
             pool.map(_fail_on_three, range(6))
         assert pool.map(_square, range(4)) == [0, 1, 4, 9]  # still usable
@@ -83,7 +86,7 @@ def test_persistent_pool_keeps_its_workers_and_is_not_copied():
     assert pool._pool is None
     # after close, a new call starts new workers
     try:
-        assert not set(pool.map(_pid, range(4))) & first
+        assert not set(pool.map(_pid, range(4))) & seen
     finally:
         pool.close()
     # 0 or 1 worker: in this process
