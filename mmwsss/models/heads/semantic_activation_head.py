@@ -11,6 +11,7 @@ from mmseg.utils import ConfigType, OptConfigType
 from torch import Tensor
 
 from mmwsss.utils.checks import check_choices
+from ..utils.images import downsample_mask
 from ..utils.semantics import (class_cosine, pixel_class_cosine,
                                present_pairs, semantic_targets)
 
@@ -181,6 +182,8 @@ class SemanticActivationHead(BaseModule):
         masks = torch.sigmoid(logits.float())
         x, own, others, m, v = self.encoder_inputs(inputs, masks, valid,
                                                    targets)
+        # the crop-valid mask on the maps' grid (nearest)
+        v4 = downsample_mask(valid[:, 0].bool(), masks.shape[-2:])[:, None]
         losses = {}
         P = own.shape[0]
         if P:
@@ -205,15 +208,11 @@ class SemanticActivationHead(BaseModule):
                 masks, size=small.shape[-2:], mode='bilinear',
                 align_corners=False)
             views = (flipped, small, down)
-            v_cons = F.interpolate(
-                valid.float(), size=masks.shape[-2:], mode='nearest') > 0.5
             losses[self.loss_cons.loss_name] = self.loss_cons(
-                masks, v_cons, targets, views)
+                masks, v4, targets, views)
         else:
             losses[self.loss_cons.loss_name] = self.loss_cons(
                 m, v, targets, views)
-        v4 = F.interpolate(
-            valid.float(), size=masks.shape[-2:], mode='nearest')
         seg_cre = self.region_embeddings(masks * v4, emb.float())
         losses[self.loss_sim.loss_name] = self.loss_sim(
             class_cosine(seg_cre, self.crs), targets)
