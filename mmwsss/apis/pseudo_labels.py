@@ -26,6 +26,7 @@ from mmwsss.utils.parallel import imap_pool
 
 __all__ = [
     'maps_to_label', 'make_affinity_label', 'make_pseudo_label',
+    'uncertain_mask',
     'make_affinity_labels', 'export_pseudo_labels'
 ]
 
@@ -100,17 +101,46 @@ def make_affinity_label(image: np.ndarray,
     return aff.astype(np.uint8)
 
 
+def uncertain_mask(maps: np.ndarray, bg_th: float,
+                   margin: float) -> np.ndarray:
+    """Pixels whose two best scores of ``concat([bg_th], maps)`` differ by
+    less than ``margin`` (near the background threshold or between two
+    classes) [inferred].
+
+    Args:
+        maps (np.ndarray): ``(|P|, H, W)`` normalised maps.
+        bg_th (float): Constant background score.
+        margin (float): Top-1 minus top-2 below it is uncertain; 0 marks
+            nothing.
+
+    Returns:
+        np.ndarray: bool ``(H, W)``.
+    """
+    maps = np.asarray(maps, np.float32)
+    if margin <= 0 or maps.shape[0] == 0:
+        return np.zeros(maps.shape[1:], bool)
+    scores = np.concatenate([np.full((1, ) + maps.shape[1:], bg_th,
+                                     np.float32), maps])
+    top2 = np.partition(scores, -2, axis=0)[-2:]
+    return (top2[1] - top2[0]) < margin
+
+
 def make_pseudo_label(maps: np.ndarray,
                       keys: Sequence[int],
                       bg_th: float,
                       image: Optional[np.ndarray] = None,
-                      crf=None) -> np.ndarray:
+                      crf=None,
+                      ignore_margin: float = 0.0,
+                      ignore_index: int = 255) -> np.ndarray:
     """Pseudo label of one image: background threshold + optional CRF.
 
     Label-unary CRFs refine the hard labels (label-CRF, 1 iteration for
     random-walk labels). Softmax-unary CRFs get the scores
     ``concat([bg_th], maps)`` clipped at 0 and divided by their sum per
-    pixel as probabilities [inferred].
+    pixel as probabilities [inferred]. With ``ignore_margin > 0`` the
+    low-confidence pixels (:func:`uncertain_mask` of the maps, whatever the
+    CRF made of them) are labelled ``ignore_index``, so that a segmentation
+    stage ignores them [inferred].
 
     Args:
         maps (np.ndarray): ``(|P|, H, W)`` normalised maps.
@@ -118,9 +148,11 @@ def make_pseudo_label(maps: np.ndarray,
         bg_th (float): Background threshold.
         image (np.ndarray, optional): uint8 RGB, needed with ``crf``.
         crf (DenseCRF, optional): Refiner.
+        ignore_margin (float): See above. Defaults to 0 (off).
+        ignore_index (int): Label of the uncertain pixels. Defaults to 255.
 
     Returns:
-        np.ndarray: uint8 ``(H, W)`` class ids.
+        np.ndarray: uint8 ``(H, W)`` class ids (and ``ignore_index``).
     """
     keys = np.asarray(keys, dtype=np.int64).reshape(-1)
     comp = maps_to_label(maps, keys, bg_th, compact=True)
@@ -136,7 +168,9 @@ def make_pseudo_label(maps: np.ndarray,
                 None) + 1e-5
             comp = crf.refine_probs(image,
                                     s / s.sum(0, keepdims=True)).argmax(0)
-    return keys[comp].astype(np.uint8)
+    label = keys[comp].astype(np.uint8)
+    label[uncertain_mask(maps, bg_th, ignore_margin)] = ignore_index
+    return label
 
 
 # ----------------------------------------------------------------------
@@ -215,15 +249,20 @@ def _affinity_png(map_path: str, img_path: str, fg_th: float, bg_th: float,
     return make_affinity_label(image, hr, keys, fg_th, bg_th, crf)
 
 
-def _pseudo_png(map_path: str, img_path: str, field: str, bg_th: float,
-                crf) -> np.ndarray:
+def _pseudo_png(map_path: str,
+                img_path: str,
+                field: str,
+                bg_th: float,
+                crf,
+                ignore_margin: float = 0.0) -> np.ndarray:
     """Map file -> pseudo label (:func:`make_pseudo_label`)."""
     maps, keys = _load_maps(map_path, _resolve_field(map_path, field))
     image = None
     if crf is not None:
         image = load_rgb(img_path)
         _check_size(image, maps, img_path, map_path)
-    return make_pseudo_label(maps, keys, bg_th, image, crf)
+    return make_pseudo_label(
+        maps, keys, bg_th, image, crf, ignore_margin=ignore_margin)
 
 
 class _PngJob:
@@ -314,6 +353,7 @@ def export_pseudo_labels(dataset,
                          field: str = 'auto',
                          crf: Optional[Union[str, dict]] = None,
                          crf_iters: Optional[int] = None,
+                         ignore_margin: float = 0.0,
                          palette: Optional[str] = 'voc',
                          workers: int = 0,
                          overwrite: bool = False,
@@ -336,6 +376,9 @@ def export_pseudo_labels(dataset,
             kwargs; None for no CRF.
         crf_iters (int, optional): Override the preset's iterations (1 for
             the final RW labels [code]).
+        ignore_margin (float): Label 255 the pixels whose two best scores
+            differ by less than this (:func:`uncertain_mask`). Defaults to
+            0 (off) [inferred].
         palette (str, optional): ``'voc'`` or None.
         workers (int): Processes. Defaults to 0 (in process).
         overwrite (bool): Recompute existing files. Defaults to False.
@@ -358,7 +401,16 @@ def export_pseudo_labels(dataset,
         crf_obj = DenseCRF(**kw)
     if not 0.0 <= float(bg_th) <= 1.0:
         raise ValueError(f'bg_th must be in [0, 1], got {bg_th}.')
-    job = _PngJob(out_dir, _palette(palette),
-                  partial(_pseudo_png, field=field, bg_th=bg_th, crf=crf_obj))
+    if not 0.0 <= float(ignore_margin) <= 1.0:
+        raise ValueError(
+            f'ignore_margin must be in [0, 1], got {ignore_margin}.')
+    job = _PngJob(
+        out_dir, _palette(palette),
+        partial(
+            _pseudo_png,
+            field=field,
+            bg_th=bg_th,
+            crf=crf_obj,
+            ignore_margin=ignore_margin))
     items, stats = _items(dataset, map_dir, out_dir, overwrite)
     return _run_jobs(job, items, workers, progress, stats)

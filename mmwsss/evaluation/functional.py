@@ -370,7 +370,9 @@ def summarize_confusion(conf: ArrayLike,
         ``best_thr``, ``best_index``, ``thresholds``, ``curve`` (dict of
         lists ``mIoU``, ``FP``, ``FN``, ``FP_BG``, ``FP_FG`` per threshold)
         and, with ``over_under``, ``over`` / ``under`` (``thr``, ``mIoU``,
-        ``FP``, ``FN``).
+        ``FP``, ``FN``); for a ``(C, C + 1)`` png-mode matrix also
+        ``ignored``: the share of the valid GT pixels predicted
+        ``ignore_index`` (counted as misses in the mIoU).
     """
     if isinstance(conf, Tensor):
         conf = conf.detach().cpu().numpy()
@@ -414,6 +416,10 @@ def summarize_confusion(conf: ArrayLike,
                                                                'FN_class'),
                           ('FP_BG', 'FP_BG_class'), ('FP_FG', 'FP_FG_class'))
     })
+    if conf.shape[-1] == conf.shape[-2] + 1:
+        chosen = conf[sel]
+        total = chosen.sum()
+        out['ignored'] = _f(chosen[:, -1].sum() / total) if total else None
     if sweep and over_under:
         fp_curve = np.asarray(met['FP'], dtype=np.float64)
         fp_best = fp_curve[best]
@@ -463,7 +469,9 @@ def format_report(summary: Dict) -> str:
         lines.append(
             f"mIoU {_pct(summary['mIoU'])} % | FP {_frac(summary['FP'])} "
             f"FN {_frac(summary['FN'])} FP_BG {_frac(summary['FP_BG'])} "
-            f"FP_FG {_frac(summary['FP_FG'])}")
+            f"FP_FG {_frac(summary['FP_FG'])}" +
+            (f" | 255 share {_frac(summary['ignored'])} (misses)"
+             if 'ignored' in summary else ''))
     pc = summary['per_class']
     table = PrettyTable()
     table.add_column('Class', pc['class'])

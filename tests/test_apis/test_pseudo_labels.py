@@ -15,7 +15,8 @@ import pytest
 from _pl_toys import make_pl_fixture
 
 from mmwsss.apis import (export_pseudo_labels, make_affinity_label,
-                         make_affinity_labels, maps_to_label)
+                         make_affinity_labels, make_pseudo_label,
+                         maps_to_label)
 from mmwsss.utils.fileio import (DataFileError, atomic_save_png, load_cam,
                                  read_label_png)
 from mmwsss.utils.fileio import tmp_path as atomic_tmp_path
@@ -41,6 +42,33 @@ def test_maps_to_label_ties_go_to_background():
         maps_to_label(maps, keys, 0.5), [[0, 0, 9, 0]])
     np.testing.assert_array_equal(
         maps_to_label(maps, keys, 0.25, compact=True), [[0, 1, 2, 2]])
+
+
+def test_pseudo_label_ignore_margin_hand_worked():
+    # scores [bg 0.3, A, B] per pixel and their top-1 - top-2 gaps:
+    # .6 -> A; .05 (A .40 / B .35) -> 255; .02 (A .32 / bg .30) -> 255;
+    # .15 (A .60 / B .45) -> A; .2 (bg .3 / A .1) -> bg; .5 -> B
+    maps = np.array([[[0.9, 0.40, 0.32, 0.60, 0.1, 0.1]],
+                     [[0.1, 0.35, 0.10, 0.45, 0.05, 0.8]]], np.float32)
+    keys = [0, 3, 7]
+    np.testing.assert_array_equal(
+        make_pseudo_label(maps, keys, 0.3, ignore_margin=0.1),
+        [[3, 255, 255, 3, 0, 7]])
+    np.testing.assert_array_equal(
+        make_pseudo_label(maps, keys, 0.3), [[3, 3, 3, 3, 0, 7]])
+    # the mask is taken from the maps, after the CRF: an identity CRF
+    # changes nothing; no present class -> nothing uncertain
+    np.testing.assert_array_equal(
+        make_pseudo_label(
+            maps,
+            keys,
+            0.3,
+            image=np.zeros((1, 6, 3), np.uint8),
+            crf=_IdentityCRF(),
+            ignore_margin=0.1), [[3, 255, 255, 3, 0, 7]])
+    np.testing.assert_array_equal(
+        make_pseudo_label(maps[:0], [0], 0.3, ignore_margin=0.5),
+        [[0, 0, 0, 0, 0, 0]])
 
 
 def test_affinity_label_rule_hand_worked():

@@ -227,7 +227,12 @@ def test_label_confusion_pred_ignore_modes():
     # class 0: P 1 TP 1 T 2 -> .5 ; class 1 unchanged (miss counts in T)
     np.testing.assert_allclose(m['IoU'], [0.5, 0.4, 0.5])
     np.testing.assert_allclose(m['FN_class'][1], 0.2)
+    # 1 of the 7 valid GT pixels is predicted 255: its share is reported
+    summary = summarize_confusion(miss)
+    assert summary['ignored'] == pytest.approx(1 / 7)
+    assert '255 share 0.1429' in format_report(summary)
     skip = label_confusion(pred, GT, 3, pred_ignore='skip')
+    assert 'ignored' not in summarize_confusion(skip)
     assert skip.shape == (3, 3)
     m = confusion_to_metrics(skip)
     # class 1: T 2 P 4 TP 2 -> U 4

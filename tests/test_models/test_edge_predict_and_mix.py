@@ -324,6 +324,46 @@ def test_edge_predict_two_region_reference_pipeline():
     np.testing.assert_array_equal(ep, expected)
 
 
+def _two_class_logits():
+    """(1, 3, 12, 32) logits, classes 1 and 2 present: class 1 (0.9) on
+    columns 0..9 swaps sharply to class 2 (0.9) on 10..19 (the max stays
+    0.9), then a low-confidence stretch 20..23 (max 0.4) before background
+    (0.9) from column 24."""
+    h, w = 12, 32
+    p = np.full((3, h, w), 0.05)
+    p[1, :, :10] = 0.9
+    p[2, :, 10:20] = 0.9
+    p[:, :, 20:24] = np.array([0.4, 0.2, 0.4])[:, None, None]
+    p[0, :, 24:] = 0.9
+    return torch.from_numpy(np.log(p)[None].astype(np.float32)), \
+        torch.tensor([[1., 1.]])
+
+
+def test_edge_predict_max_prob_map_reference_pipeline():
+    """``ep_edge_map='max_prob'``: Canny of the one map max_q M_dec[q]
+    (OpenCV on it, written here); the channel edges differ."""
+    s, y = _two_class_logits()
+    image = torch.zeros(1, 3, 48, 128)
+    got = EdgePredict(
+        pamr=None, certain_filter=StandInCF(),
+        ep_edge_map='max_prob')(image, s, y)[0].numpy()
+    p = torch.softmax(s, 1)[0].numpy()
+    cf = StandInCF()(torch.from_numpy(p[None, 1:]))[0].numpy()
+    edge_max = ref_canny(ref_u8(p.max(0)[None]))
+    edge_ch = ref_canny(ref_u8(p))
+    assert edge_max.any() and not np.array_equal(edge_max, edge_ch)
+    np.testing.assert_array_equal(got, ref_fill(cf, edge_max))
+    # the max map is 0.9 outside the stretch and 0.4 inside: its edges lie
+    # at the two sides of the stretch only, the class swap at column 10 has
+    # channel edges only
+    cols = np.nonzero(edge_max.any(0))[0]
+    assert cols.min() >= 17 and cols.max() <= 26
+    assert edge_ch[:, 8:12].any()
+    with pytest.raises(ValueError, match='ep_edge_map'):
+        EdgePredict(pamr=None, certain_filter=StandInCF(),
+                    ep_edge_map='mean')
+
+
 def test_edge_predict_valid_and_label_source():
     s, y = _profile_logits()
     valid4 = torch.ones(1, 12, 32, dtype=torch.bool)

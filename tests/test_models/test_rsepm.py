@@ -297,6 +297,41 @@ def test_valid_mask_and_seed_labels_outside_valid_are_ignored():
     assert not torch.any(lab[1] == 1)
 
 
+def test_scg_stride8_grid_matches_the_loop_reference():
+    """``scg_grid='stride8'`` with every level (C2..C5): SCG of the
+    normalised CAM and the levels bilinearly resized to the ceil(H/8) grid,
+    against the per-image / per-class loop of test_scg.py; M_rs is PAMR of
+    that map at stride 4."""
+    from test_scg import ref_scg
+    size = 48  # stride-8 grid 6 x 6 (N = 36), CAM grid 3 x 3
+    model = _build(scg_grid='stride8', scg_in_index=(0, 1, 2, 3)).train()
+    x = _inputs(size=size)
+    labels = torch.tensor(LABELS)
+    valid = torch.ones(2, size, size, dtype=torch.bool)
+    with torch.no_grad():
+        feats, cam, _, _ = model._network(x)
+        seeds = model.compute_seeds(x, feats, cam, labels, valid)
+    assert cam.shape[-2:] == (3, 3)
+    assert seeds['scg_maps'].shape == (2, K, 6, 6)
+    # the reference, from the formulas: relu(A) / (max + 1e-5) * Y, resized
+    a = cam.double().clamp_min(0)
+    cam_n = a / (a.amax(dim=(2, 3), keepdim=True) + 1e-5)
+    cam_n = cam_n * labels.double()[:, :, None, None]
+    cam8 = F.interpolate(cam_n, (6, 6), mode='bilinear', align_corners=False)
+    levels = [
+        F.interpolate(f.double(), (6, 6), mode='bilinear',
+                      align_corners=False) for f in feats
+    ]
+    ref = ref_scg(cam8.numpy(), [f.numpy() for f in levels], labels.numpy())
+    np.testing.assert_allclose(
+        seeds['scg_maps'].numpy(), ref, atol=1e-4)
+    rs = model.pamr(x, F.interpolate(
+        seeds['scg_maps'], (12, 12), mode='bilinear', align_corners=False))
+    torch.testing.assert_close(seeds['rs_maps'], rs)
+    with pytest.raises(ValueError, match='scg_grid'):
+        _build(scg_grid='stride4')
+
+
 def test_rec_resolution_cam_grid():
     model = _build(train_cfg=dict(rec_resolution='cam')).train()
     model.set_phase('rs')

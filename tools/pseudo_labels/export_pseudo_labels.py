@@ -74,6 +74,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default=None,
         help='CRF iterations (default: 1 with --crf label, the official value '
         'for RW labels; the preset value otherwise)')
+    parser.add_argument(
+        '--ignore-margin',
+        type=float,
+        default=0.0,
+        help='label 255 the pixels whose two best scores of [bg-th, maps] '
+        'differ by less than this (low confidence; the segmentation stage '
+        'ignores them). Default 0: off')
     add_png_output_args(parser, 'processes')
     args = parser.parse_args(argv)
     check_dataset_args(parser, args)
@@ -103,6 +110,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         field=args.field,
         crf=crf,
         crf_iters=iters,
+        ignore_margin=args.ignore_margin,
         palette=None if args.palette == 'none' else args.palette,
         workers=args.workers,
         overwrite=args.overwrite)

@@ -268,8 +268,10 @@ class CAMSweepMetric(BaseMetric):
 
         Returns:
             dict[str, float]: ``mIoU`` (%), ``FP``, ``FN``, ``FP_BG``,
-            ``FP_FG`` (fractions), ``best_thr`` (sweep), and the over/under
-            entries when enabled.
+            ``FP_FG`` (fractions), ``best_thr`` (sweep), ``ignored`` (png
+            mode with ``pred_ignore='miss'``: the share of valid GT pixels
+            predicted ``ignore_index``) and the over/under entries when
+            enabled.
         """
         logger: MMLogger = MMLogger.get_current_instance()
         if not results:
@@ -306,6 +308,8 @@ class CAMSweepMetric(BaseMetric):
             metrics['best_thr'] = summary['best_thr']
         for k in ('FP', 'FN', 'FP_BG', 'FP_FG'):
             metrics[k] = _r(summary[k])
+        if 'ignored' in summary:
+            metrics['ignored'] = _r(summary['ignored'])
         if self.mode == 'sweep' and self.over_under:
             for name in ('over', 'under'):
                 metrics[f'{name}_thr'] = summary[name]['thr']

@@ -27,6 +27,7 @@ class EdgePredict(nn.Module):
         M_dec  = PAMR(G4, P)                    # G4: image resized to S
         lab    = CF(M_dec[1:])                  # K channels, valid4
         edge   = OR_q Canny(blur5x5(u8(255·M_dec[q])), 10, 100)
+                 (ep_edge_map='max_prob': Canny of u8(255·max_q M_dec[q]))
         lab[edge ∧ lab == 0] = 255
         each 4-connected component R of ¬edge with > 1 distinct labels:
             lab[R ∧ lab == 255] = mode(lab[R])  (0 and 255 counted)
@@ -47,6 +48,10 @@ class EdgePredict(nn.Module):
         ep_edge (str): ``'canny'`` (default, helper (i) on every channel of
             M_dec) or ``'tv'`` (``max_{j∈N8} ½Σ_q|M_q(i) - M_q(j)|``
             binarised with helper (ii)) [inferred].
+        ep_edge_map (str): The maps the edges are taken from [inferred]:
+            ``'channels'`` (default, every channel of M_dec, edges OR-ed) or
+            ``'max_prob'`` (the one map ``max_q M_dec[q]`` over background
+            and the present classes: it dips where two classes meet).
         ep_canny_th (str): ``'fixed'`` (default, ``canny_low`` /
             ``canny_high``) or ``'median'`` (``(1 ∓ σ)·v`` per channel, v
             the median of the blurred u8 values ``>= median_min·255``;
@@ -77,6 +82,7 @@ class EdgePredict(nn.Module):
                                        nn.Module] = dict(type='CertainFilter'),
                  ep_edge: str = 'canny',
                  ep_canny_th: str = 'fixed',
+                 ep_edge_map: str = 'channels',
                  canny_low: float = 10,
                  canny_high: float = 100,
                  ep_blur: bool = True,
@@ -90,6 +96,7 @@ class EdgePredict(nn.Module):
         check_choices(
             ep_edge=(ep_edge, ('canny', 'tv')),
             ep_canny_th=(ep_canny_th, ('fixed', 'median')),
+            ep_edge_map=(ep_edge_map, ('channels', 'max_prob')),
             cf_mode=(cf_mode, ('fixed', 'median')),
             ep_label_source=(ep_label_source, ('M_dec', 'M_seg')))
         self.pamr = self._build(pamr)
@@ -99,6 +106,7 @@ class EdgePredict(nn.Module):
                              'ep_label_source="M_dec"')
         self.ep_edge = ep_edge
         self.ep_canny_th = ep_canny_th
+        self.ep_edge_map = ep_edge_map
         self.canny_low = float(canny_low)
         self.canny_high = float(canny_high)
         self.ep_blur = bool(ep_blur)
@@ -193,12 +201,15 @@ class EdgePredict(nn.Module):
                 valid=valid4,
                 certain_th=certain_th).long()
         channels = torch.cat([present.new_ones((b, 1)), present], 1)
+        maps = m_dec
+        if self.ep_edge_map == 'max_prob':
+            maps, channels = m_dec.amax(1, keepdim=True), None
         if self.ep_edge == 'tv':
             edges = tv_edges(
-                m_dec, sigma=self.median_sigma, min_ratio=self.median_min)
+                maps, sigma=self.median_sigma, min_ratio=self.median_min)
         else:
             edges = batch_canny_edges(
-                m_dec,
+                maps,
                 channel_mask=channels,
                 thresholds=self.ep_canny_th,
                 low=self.canny_low,
@@ -214,7 +225,8 @@ class EdgePredict(nn.Module):
         return lab
 
     def extra_repr(self) -> str:
-        return (f'ep_edge={self.ep_edge}, ep_canny_th={self.ep_canny_th}, '
+        return (f'ep_edge={self.ep_edge}, ep_edge_map={self.ep_edge_map}, '
+                f'ep_canny_th={self.ep_canny_th}, '
                 f'canny=({self.canny_low}, {self.canny_high}), '
                 f'cf_mode={self.cf_mode}, '
                 f'ep_label_source={self.ep_label_source}')

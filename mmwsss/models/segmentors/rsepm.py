@@ -23,6 +23,7 @@ __all__ = ['RSEPM']
 
 PHASES = ('cls', 'rs', 'rs_epm')
 MIXED_FORWARDS = ('concat', 'separate')
+SCG_GRIDS = ('cam', 'stride8')
 
 DEFAULT_TRAIN_CFG = dict(
     rec_resolution='seed',
@@ -70,7 +71,8 @@ class RSEPM(BaseSegmentor):
     - ``'rs'``: + the RecurSeed losses. Seeds, without gradient, from
       detached tensors (:meth:`compute_seeds`): ``cam = norm(A) * Y``
       (``relu(A) / (max + 1e-5)``, the repo's CAM normalisation),
-      ``M_scg = SCG(cam, feats[scg_in_index])`` on the CAM grid, bilinear
+      ``M_scg = SCG(cam, feats[scg_in_index])`` on the CAM grid (or the
+      stride-8 grid, ``scg_grid``), bilinear
       to the stride-``seed_stride`` grid, ``M_rs = PAMR(I, M_scg)`` guided
       by the normalised image, ``M_seg = CF(M_rs, Y, valid4)`` with
       ``valid4`` the nearest-downsampled crop-valid mask. The decode head
@@ -152,7 +154,13 @@ class RSEPM(BaseSegmentor):
             partner's objects).
         loss_rec (dict): :class:`RecurSeedLoss` config.
         scg_in_index (Sequence[int]): Feature levels of SCG. Defaults to
-            ``(2, 3)`` = (C4, C5) [inferred].
+            ``(2, 3)`` = (C4, C5) [inferred]. The spec's ``(C1..C5)``
+            option is every level the backbone outputs (mmseg's ResNet
+            starts at C2: its stem is not an output).
+        scg_grid (str): Grid of SCG [inferred]: ``'cam'`` (default, the
+            CAM grid, stride 16) or ``'stride8'`` (the normalised CAM and
+            the levels bilinearly resized to the ``ceil(H/8) x ceil(W/8)``
+            grid; ``N`` is 4x larger, the ``N x N`` matrices 16x).
         cam_in_index (int): Feature of the CAM head. Defaults to -1.
         seed_stride (int): Stride of the seed grid. Defaults to 4 [code:
             decoder stride].
@@ -177,6 +185,7 @@ class RSEPM(BaseSegmentor):
                  mix: ConfigType = dict(type='PartnerMix'),
                  loss_rec: ConfigType = dict(type='RecurSeedLoss'),
                  scg_in_index: Sequence[int] = (2, 3),
+                 scg_grid: str = 'cam',
                  cam_in_index: int = -1,
                  seed_stride: int = 4,
                  phase: str = 'rs_epm',
@@ -191,6 +200,7 @@ class RSEPM(BaseSegmentor):
         if mixed_forward not in MIXED_FORWARDS:
             raise ValueError(f'mixed_forward must be in {MIXED_FORWARDS}, '
                              f'got {mixed_forward!r}')
+        check_choices(scg_grid=(scg_grid, SCG_GRIDS))
         if seed_stride < 1:
             raise ValueError(f'seed_stride must be >= 1, got {seed_stride}')
         self.backbone = MODELS.build(backbone)
@@ -211,6 +221,7 @@ class RSEPM(BaseSegmentor):
         self.mix = MODELS.build(mix)
         self.loss_rec = MODELS.build(loss_rec)
         self.scg_in_index = tuple(int(i) for i in scg_in_index)
+        self.scg_grid = scg_grid
         self.cam_in_index = int(cam_in_index)
         self.seed_stride = int(seed_stride)
         self.mixed_forward = mixed_forward
@@ -278,9 +289,13 @@ class RSEPM(BaseSegmentor):
         return cam, seg
 
     # ------------------------------------------------------------ seeds
-    def seed_size(self, h: int, w: int) -> Tuple[int, int]:
-        """Stride-``seed_stride`` grid of an h x w input (ceil)."""
-        s = self.seed_stride
+    def seed_size(self,
+                  h: int,
+                  w: int,
+                  stride: Optional[int] = None) -> Tuple[int, int]:
+        """Stride-``stride`` grid (default ``seed_stride``) of an h x w
+        input (ceil)."""
+        s = stride or self.seed_stride
         return (h - 1) // s + 1, (w - 1) // s + 1
 
     @staticmethod
@@ -306,7 +321,8 @@ class RSEPM(BaseSegmentor):
             valid (Tensor): (B, H, W) bool.
 
         Returns:
-            dict: ``scg_maps`` (B, K, h16, w16), ``rs_maps`` M_rs
+            dict: ``scg_maps`` (B, K, h, w) on the SCG grid (``scg_grid``:
+            the CAM grid or stride 8), ``rs_maps`` M_rs
             (B, K, h4, w4) in [0, 1], ``seg_labels`` M_seg (B, h4, w4) long
             in {0..K, 255}, ``valid4`` (B, h4, w4) bool.
         """
@@ -316,6 +332,9 @@ class RSEPM(BaseSegmentor):
             labels = img_labels.detach().float()
             cam_n = normalise_cam(cam.detach().float())
             cam_n = cam_n * (labels > 0.5).float()[:, :, None, None]
+            if self.scg_grid == 'stride8':
+                cam_n = _resize(cam_n, self.seed_size(*inputs.shape[-2:], 8),
+                                'bilinear')
             levels = [feats[i].detach().float() for i in self.scg_in_index]
             m_scg = self.scg(cam_n, levels, labels)
             m_rs = self.pamr(inputs.detach().float(),

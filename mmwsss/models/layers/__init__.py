@@ -1,0 +1,3 @@
+from .ramped_ema import RampedEMA
+
+__all__ = ['RampedEMA']
