@@ -20,6 +20,13 @@ CASES = {
         r'CAM mIoU \(sweep best\) : \d+\.\d+ % at t=\d', r'FP / FN +: \d',
         r'prior-only baseline +: \d'
     ]),
+    'compare_methods':
+    (['--methods', 'cam,puzzlecam,rs,rsepm,rrm,slams'], 'summary.json', [
+        r'\| cam \| CAMs \| \d+\.\d+ \| 0\.\d\d \| 0\.\d+ \| 0\.\d+ \|',
+        r'\| puzzlecam \| CAMs \| \d', r'\| rs \| seeds, \(1-max\)\^2 \| \d',
+        r'\| rsepm \| seeds, sweep \| \d', r'\| rrm \| seg branch \| \d',
+        r'\| slams \| sigma-maps \| \d'
+    ]),
     'crf_throughput_bench': ([], 'summary.json', [
         r'workers 1: .* images/s, speed-up 1\.00x',
         r'workers 2: .* images/s, speed-up \d'

@@ -38,8 +38,8 @@ def test_hand_worked_ramp():
 def test_late_decay_and_no_ramp():
     ema = RampedEMA(_net(0.0), decay=0.9999, ramp_iters=2000)
     # after ten time constants the ramp is within 5e-5 of d
-    assert ema.decay_at(20000) == pytest.approx(0.9999 * (1 - 4.54e-5),
-                                                rel=1e-7)
+    assert ema.decay_at(20000) == pytest.approx(
+        0.9999 * (1 - 4.54e-5), rel=1e-7)
     assert ema.decay_at(1) == pytest.approx(0.9999 * 4.99875e-4, rel=1e-5)
     const = RampedEMA(_net(0.0), decay=0.75, ramp_iters=0)
     # constant decay 0.75: 2, 0.75·2 + 0.25·6 = 3, 0.75·3 + 0.25·(-1) = 2
@@ -57,7 +57,6 @@ def test_built_by_the_ema_hook_config():
     """EMAHook builds ``ema_type`` from MMEngine's MODELS; with the mmseg
     default scope the lookup reaches the registered RampedEMA."""
     hook = EMAHook(ema_type='RampedEMA', decay=0.5, ramp_iters=1)
-    ema = ENGINE_MODELS.build(
-        hook.ema_cfg, default_args=dict(model=_net(0.0)))
+    ema = ENGINE_MODELS.build(hook.ema_cfg, default_args=dict(model=_net(0.0)))
     assert isinstance(ema, RampedEMA)
     assert (ema.decay, ema.ramp_iters) == (0.5, 1.0)

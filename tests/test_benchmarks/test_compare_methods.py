@@ -1,0 +1,99 @@
+"""benchmarks/compare_methods.py: the generated per-method configs (classes,
+crop, scale, schedule scaled to the budget, options) and the one-line
+errors for a dataset that does not fit. The end-to-end run is the smoke
+case of test_smoke.py."""
+import argparse
+import importlib.util
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _module():
+    path = osp.join(ROOT, 'benchmarks', 'compare_methods.py')
+    spec = importlib.util.spec_from_file_location('_compare', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _args(tmp_path, **kw):
+    a = dict(
+        data_root=str(tmp_path / 'data'),
+        num_classes=3,
+        crop=128,
+        scale=(300, 200),
+        seed=7,
+        smoke=False,
+        cfg_options=['optim_wrapper.optimizer.lr=0.02'],
+        work_dir=str(tmp_path))
+    a.update(kw)
+    return argparse.Namespace(**a)
+
+
+def _pipeline(cfg, type_):
+    return [
+        t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == type_
+    ][0]
+
+
+def test_rsepm_config_classes_crop_and_scaled_phases(tmp_path):
+    mod = _module()
+    path = mod.make_config(
+        str(tmp_path / 'configs' / 'rsepm.py'), mod.METHODS['rsepm'],
+        _args(tmp_path), 100, ['model.use_cls_mix=True'])
+    cfg = Config.fromfile(path)
+    assert cfg.model.cam_head.num_classes == 3
+    assert cfg.model.decode_head.num_classes == 4
+    assert cfg.model.data_preprocessor.size == (128, 128)
+    assert _pipeline(cfg, 'RandomContainerCrop')['crop_size'] == (128, 128)
+    assert _pipeline(cfg, 'RandomResize')['scale'] == (300, 200)
+    assert cfg.train_cfg.max_iters == 100
+    assert cfg.train_cfg.val_interval == 101
+    assert cfg.param_scheduler[0].end == 101
+    hook = [h for h in cfg.custom_hooks if h.type == 'RSEPMPhaseHook'][0]
+    # the 5 / 15 / 20 schedule epochs of the config scaled to 100 its
+    assert (hook.rs_start_epoch, hook.epm_start_epoch, hook.max_epochs,
+            hook.iters_per_epoch) == (25, 75, 100, 1)
+    assert cfg.randomness.seed == 7
+    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    assert cfg.model.use_cls_mix is True
+    for split in ('train', 'val', 'test'):
+        assert cfg[f'{split}_dataloader'].dataset.data_root == str(tmp_path /
+                                                                   'data')
+
+
+def test_slams_stage1_and_rrm_configs(tmp_path):
+    mod = _module()
+    s1 = Config.fromfile(
+        mod.make_config(
+            str(tmp_path / 'c' / 's1.py'), mod.SLAMS_STAGE1, _args(tmp_path),
+            50))
+    assert s1.model.head.num_classes == 3
+    assert s1.train_cfg.max_iters == 50
+    rrm = Config.fromfile(
+        mod.make_config(
+            str(tmp_path / 'c' / 'rrm.py'), mod.METHODS['rrm'],
+            _args(tmp_path), 40))
+    assert rrm.model.cam_head.num_classes == 3
+    assert rrm.model.decode_head.num_classes == 4
+
+
+def test_dataset_errors_are_one_line(tmp_path, capsys):
+    mod = _module()
+    root = tmp_path / 'd'
+    with pytest.raises(SystemExit, match=r'classes\.txt not found'):
+        mod.check_dataset(str(root), 3)
+    root.mkdir()
+    (root / 'classes.txt').write_text('background\na\nb\n')
+    with pytest.raises(
+            SystemExit, match=r'lists 3 classes .* pass --num-classes 2'):
+        mod.check_dataset(str(root), 3)
+    mod.check_dataset(str(root), 2)
+    with pytest.raises(SystemExit) as exc:
+        mod.parse_args(['--smoke', '--methods', 'cam,deeplab'])
+    assert exc.value.code == 2
+    assert "--methods: unknown ['deeplab']" in capsys.readouterr().err
