@@ -27,8 +27,10 @@ config generated into ``<work-dir>/configs/<method>.py``:
 - ``N`` iterations with the schedule scaled to them (poly end, the RS+EPM
   phase milestones, SLAMs stage 1 at ``N / 2``), no validation during
   training (``val_interval`` past the end), ``randomness.seed = --seed``;
-- ``--cfg-options`` (for every method) and ``--method-options
-  METHOD:key=value`` (for one method): how an ablation changes a setting.
+- ``--cfg-options`` (for every method), ``--method-options
+  METHOD:key=value`` (for one method) and ``--ema DECAY RAMP`` (MMEngine's
+  ``EMAHook`` with ``RampedEMA``): how an ablation changes a setting
+  (``benchmarks/ablate_camvid_things.py`` lists the studied ones).
 
 What is evaluated on ``--split`` (default ``test``; choose settings on
 ``val``):
@@ -122,6 +124,14 @@ def parse_args(argv=None):
         default=[],
         metavar='KEY=VALUE',
         help='overrides for every method')
+    p.add_argument(
+        '--ema',
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=('DECAY', 'RAMP'),
+        help='add EMAHook with RampedEMA(decay, ramp_iters) to every method '
+        '(the EMA weights are evaluated)')
     p.add_argument(
         '--method-options',
         nargs='+',
@@ -233,7 +243,14 @@ def make_config(path: str, rel: str, args, max_iters: int, extra=()) -> str:
     cfg.train_cfg.val_interval = max_iters + 1
     cfg.param_scheduler[0].end = max_iters + 1
     cfg.default_hooks.checkpoint.interval = max(max_iters // 3, 1)
-    _scale_hooks(cfg, max_iters)
+    if getattr(args, 'ema', None):
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(
+                type='EMAHook',
+                ema_type='RampedEMA',
+                decay=args.ema[0],
+                ramp_iters=args.ema[1])
+        ]
     cfg.randomness = dict(seed=args.seed)
     if args.smoke:
         cfg.train_dataloader.batch_size = SMOKE_BATCH
@@ -245,6 +262,7 @@ def make_config(path: str, rel: str, args, max_iters: int, extra=()) -> str:
         ns = argparse.Namespace()
         DictAction(option_strings=['--cfg-options'], dest='o')(None, ns, opts)
         cfg.merge_from_dict(ns.o)
+    _scale_hooks(cfg, max_iters)  # options are in the config's own epochs
     os.makedirs(osp.dirname(path), exist_ok=True)
     tmp = path + '.tmp.py'
     cfg.dump(tmp)
@@ -479,8 +497,9 @@ def main(argv=None) -> int:
           f'{args.seed}, split {args.split} ===')
     if args.smoke:
         print(_smoke.SMOKE_NOTE)
-    if args.cfg_options or args.method_options:
-        print(f'options: {args.cfg_options} {args.method_options}')
+    if args.cfg_options or args.method_options or args.ema:
+        print(f'options: {args.cfg_options} {args.method_options}' +
+              (f' EMA {args.ema}' if args.ema else ''))
     text = table(results, cam_step)
     print(text)
     atomic_save_json(

@@ -97,3 +97,39 @@ def test_dataset_errors_are_one_line(tmp_path, capsys):
         mod.parse_args(['--smoke', '--methods', 'cam,deeplab'])
     assert exc.value.code == 2
     assert "--methods: unknown ['deeplab']" in capsys.readouterr().err
+
+
+def test_every_ablation_setting_builds(tmp_path):
+    """The options of benchmarks/ablate_camvid_things.py reach existing
+    keys: each generated config builds its model and its hooks carry the
+    option values (scaled to the run)."""
+    from mmseg.registry import MODELS
+    mod = _module()
+    path = osp.join(ROOT, 'benchmarks', 'ablate_camvid_things.py')
+    spec = importlib.util.spec_from_file_location('_ablate', path)
+    ablate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablate)
+    seen = {}
+    for _, name, extra in ablate.SETTINGS:
+        argv = ablate.command(
+            ablate.parse_args(['--work-dir', str(tmp_path)]), name, extra)
+        args = mod.parse_args(argv)
+        args.scale = (240, 180)
+        for m in args.methods:
+            cfg = Config.fromfile(
+                mod.make_config(
+                    str(tmp_path / 'c' / f'{name}.py'), mod.METHODS[m], args,
+                    300, mod._method_options(args, m)))
+            cfg.model.backbone.init_cfg = None
+            model = MODELS.build(cfg.model)
+            seen[name] = (cfg, model)
+    assert seen['pz_alpha2'][0].custom_hooks[1].alpha_max == 2.0
+    assert seen['pz_os8'][1].puzzle.stride == 8
+    assert seen['pz_os8'][1].backbone.output_stride == 8
+    assert seen['rs_scg_stride8'][1].scg_grid == 'stride8'
+    assert list(seen['rs_pamr1248'][1].pamr.dilations) == [1, 2, 4, 8]
+    assert seen['rsepm_max_prob'][1].edge_predict.ep_edge_map == 'max_prob'
+    assert seen['rs_ema'][0].custom_hooks[-1].ema_type == 'RampedEMA'
+    hook = seen['rsepm_reading_a'][0].custom_hooks[1]
+    assert (hook.reading, hook.rs_start_epoch,
+            hook.epm_start_epoch) == ('duration', 75, 225)
