@@ -38,10 +38,14 @@ CASES = {
         r'error \d.*; gradient rel\. error max \d',
         r'torch +time ~ N\^-?\d+\.\d+, memory ~ N\^'
     ]),
-    'pseudo_labels_camvid_things': (['--tta'], 'summary.json', [
+    'pseudo_labels_camvid_things': ([
+        '--tta', '--rw=--exp-times=4', '--ignore-margin', '0.05',
+        '--seg-curve', '1', '--tag', 'sweep'
+    ], 'summary.json', [
         r'CAM  \(train GT, sweep best\) : mIoU \d',
         r'\+RW  \(train GT, sweep best\) : mIoU \d',
-        r'\+dCRF PNGs \(train GT\) +: mIoU \d',
+        r'\+dCRF PNGs \(train GT\) +: mIoU \d.*255 share 0\.\d{4}',
+        r'seg stage curve \(test mIoU % by iteration\): 1 \d+\.\d+, 2 \d',
         r'seg_test +: mIoU \d+\.\d+ % \(test split\)',
         r'seg_test_tta +: mIoU \d+\.\d+ % \(test split\)'
     ]),
@@ -64,6 +68,13 @@ CASES = {
         r'mining throughput: 1 CRF process \d.*2 processes \d',
         r'\| RRM one-step, single scale +\| +\d',
         r'\| RRM one-step \+ CRF \(rrm_test\) +\| +\d'
+    ]),
+    'rs_seed_stages':
+    (['--variants', 'default,pamr_off,scg8'], 'rs_seed_stages.json', [
+        r'\| default \| cam \| \d+\.\d+ \| \d+\.\d+ \| - \| '
+        r'\d+\.\d+ \(0\.\d\d\)',
+        r'\| pamr_off \| cf \| \d+\.\d+ \| \d+\.\d+ \| \d+\.\d+',
+        r'\| scg8 \| rs \| \d'
     ]),
     'slams_camvid_things': ([], 'summary.json', [
         r'step time \(batch 2 x \(176, 176\)\): CAM \d.*stage 2 / CAM \d',
