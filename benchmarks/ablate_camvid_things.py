@@ -5,7 +5,9 @@
 Each setting is one ``compare_methods.py`` run in its own work dir
 (``<work-dir>/<name>``; resumable: rerun the same command), on ``--split``
 (default ``val``: settings are CHOSEN on val, never on test) at
-``--max-iters`` (default 300: the screening budget). The winners are then
+``--max-iters`` (default 300: the screening budget), CAMs / seeds at one
+scale + flip (``--infer-scales``; ``config`` keeps the 4 scales: 7.5x the
+inference time). The winners are then
 run at the full budget (1,200) on ``test`` with two seeds
 (``compare_methods.py --split test --seed 0|1 ...``).
 
@@ -120,6 +122,11 @@ def parse_args(argv=None):
     p.add_argument(
         '--work-dir', default=osp.join(ROOT, 'work_dirs', 'ablate_camvid'))
     p.add_argument('--workers', type=int, default=2)
+    p.add_argument(
+        '--infer-scales',
+        default='1.0',
+        help='CAM / seed inference scales of the screening (with flip); '
+        '"config" keeps the configs\' 4 scales')
     args = p.parse_args(argv)
     names = {n for _, n, _ in SETTINGS}
     if args.only and args.only not in names:
@@ -139,9 +146,11 @@ def command(args, name, extra):
         str(args.max_iters), '--split', args.split, '--seed',
         str(args.seed), '--workers',
         str(args.workers), '--work-dir',
-        osp.join(args.work_dir, f'{args.split}_{args.max_iters}it_seed'
-                 f'{args.seed}', name)
-    ] + list(extra)
+        osp.join(
+            args.work_dir, f'{args.split}_{args.max_iters}it_seed'
+            f'{args.seed}_scales-{args.infer_scales}', name)
+    ] + ([] if args.infer_scales == 'config' else ['--infer-scales'] +
+         args.infer_scales.split(',')) + list(extra)
 
 
 def rows(summary):

@@ -125,6 +125,14 @@ def parse_args(argv=None):
         metavar='KEY=VALUE',
         help='overrides for every method')
     p.add_argument(
+        '--infer-scales',
+        type=float,
+        nargs='+',
+        default=None,
+        help='scales of the CAM / seed inference (default: the config\'s, '
+        'e.g. 1.0 0.5 1.5 2.0; always with flip); 1.0 alone makes a quick '
+        'screening')
+    p.add_argument(
         '--ema',
         type=float,
         nargs=2,
@@ -321,6 +329,11 @@ def evaluate(config: str,
         return json.load(f)
 
 
+def _scales(args):
+    s = getattr(args, 'infer_scales', None)
+    return ['--scales'] + [str(x) for x in s] if s else []
+
+
 def cam_maps(config: str, ckpt: str, wd: str, args, extra_eval=()) -> dict:
     """Multi-scale x flip CAM files of the split and their sweep."""
     from tools.cam_pipeline import run_tool
@@ -330,7 +343,7 @@ def cam_maps(config: str, ckpt: str, wd: str, args, extra_eval=()) -> dict:
         '--out-dir', cam_dir, '--workers',
         str(args.workers), '--batch-size',
         str(args.batch_size)
-    ])
+    ] + _scales(args))
     return evaluate(
         config,
         cam_dir,
@@ -350,7 +363,7 @@ def seed_maps(config: str, ckpt: str, wd: str, args) -> dict:
         '--out-dir', seed_dir, '--workers',
         str(args.workers), '--batch-size',
         str(args.batch_size)
-    ])
+    ] + _scales(args))
     return dict(
         seed=evaluate(config, seed_dir,
                       osp.join(wd, f'seed_eval_{args.split}.json'), args,
@@ -494,7 +507,9 @@ def main(argv=None) -> int:
     print(f'\n=== compare_methods: {args.data_root}, K {args.num_classes}, '
           f'crop {args.crop}, scale {tuple(args.scale)}, {args.max_iters} '
           f'it x batch {SMOKE_BATCH if args.smoke else 16}, seed '
-          f'{args.seed}, split {args.split} ===')
+          f'{args.seed}, split {args.split}' +
+          (f', inference scales {args.infer_scales} + flip' if args.
+           infer_scales else '') + ' ===')
     if args.smoke:
         print(_smoke.SMOKE_NOTE)
     if args.cfg_options or args.method_options or args.ema:
