@@ -26,6 +26,15 @@ Usage::
         [--cam-checkpoint work_dirs/bench_cam_camvid/iter_1200.pth]
         [--work-dir work_dirs/pipeline_camvid] [--subset N]
         [--boundary-iters N] [--seg-iters N] [--tta] [--smoke]
+        [--rw=--exp-times=4 ...] [--ignore-margin M] [--tag NAME]
+        [--seg-curve M]
+
+A sweep of the random walk / pseudo labels (issue 16) reuses the CAMs and
+the boundary net of the work dir: one ``--tag`` per setting, its RW maps,
+PNGs and seg stage in ``rw_train_<tag>/``, ``pseudo_labels_<tag>/``,
+``seg_<tag>/``; ``--seg-curve M`` tests every M-th seg checkpoint (the
+curve of the schedule). Every PNG evaluation counts a 255 pixel as a miss
+and prints the share of 255 pixels.
 
 ``--subset N`` runs every stage on the first N images of train and test
 (a quick check on the real data; its numbers are not the benchmark).
@@ -86,6 +95,32 @@ def parse_args():
         default=None,
         help='background threshold of the exported PNGs (default: the best '
         'threshold of the RW sweep on train GT)')
+    parser.add_argument(
+        '--rw',
+        nargs='+',
+        default=[],
+        metavar='ARG',
+        help='random-walk settings passed to tools/pseudo_labels/'
+        'random_walk.py, e.g. --rw=--exp-times=4 --rw=--beta=8 (a sweep: '
+        'one --tag per setting)')
+    parser.add_argument(
+        '--ignore-margin',
+        type=float,
+        default=0.0,
+        help='pseudo-label pixels whose two best scores differ by less are '
+        '255 (export_pseudo_labels.py --ignore-margin); 0: off')
+    parser.add_argument(
+        '--tag',
+        default='',
+        help='suffix of the RW / pseudo-label / seg outputs, so that the '
+        'settings of a sweep share the CAMs and the boundary net')
+    parser.add_argument(
+        '--seg-curve',
+        type=int,
+        default=None,
+        metavar='M',
+        help='save the segmentation net every M iterations and test each '
+        'checkpoint (single scale): the curve of the schedule')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument(
         '--tta',
@@ -116,8 +151,9 @@ def _split(args, name):
     return dst
 
 
-def _train(run_tool, config, work_dir, iters, opts):
-    """tools/train.py unless the final checkpoint exists (resumes)."""
+def _train(run_tool, config, work_dir, iters, opts, every=None):
+    """tools/train.py unless the final checkpoint exists (resumes);
+    a checkpoint every ``every`` iterations (default: the last only)."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)
     iters = iters or cfg.train_cfg.max_iters
@@ -128,7 +164,8 @@ def _train(run_tool, config, work_dir, iters, opts):
     cmd = [
         'tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
         f'train_cfg.max_iters={iters}', f'param_scheduler.0.end={iters + 1}',
-        f'default_hooks.checkpoint.interval={iters}'
+        f'default_hooks.checkpoint.interval={every or iters}',
+        'default_hooks.checkpoint.max_keep_ckpts=-1'
     ] + opts
     if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         cmd.append('--resume')
@@ -229,29 +266,33 @@ def main() -> int:
 
     t = time.time()
     step('4. random walk + sweep on train GT (0.05..0.95)')
-    rw = osp.join(wd, 'rw_train')
+    tag = f'_{args.tag}' if args.tag else ''
+    rw = osp.join(wd, f'rw_train{tag}')
     run_tool([
         'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
         *data, '--cam-dir', cams, '--out-dir', rw, '--batch-size', '4'
-    ] + w + logs)
-    res['rw'] = _eval(run_tool, args, train, osp.join(wd, 'eval_rw.json'), [
-        '--cam-dir', rw, '--field', 'rw', '--thr-start', '0.05', '--thr-end',
-        '0.95'
-    ])
+    ] + list(args.rw) + w + logs)
+    res['rw'] = _eval(run_tool, args, train,
+                      osp.join(wd, f'eval_rw{tag}.json'), [
+                          '--cam-dir', rw, '--field', 'rw', '--thr-start',
+                          '0.05', '--thr-end', '0.95'
+                      ])
     if args.rw_bg_th is None:
         args.rw_bg_th = round(float(res['rw']['best_thr']), 4)
     sec['random_walk'] = time.time() - t
 
     t = time.time()
-    step(f'5. pseudo labels (bg {args.rw_bg_th} + label-CRF 1 it) + eval')
-    pl = osp.join(wd, 'pseudo_labels')
+    step(f'5. pseudo labels (bg {args.rw_bg_th} + label-CRF 1 it, '
+         f'ignore margin {args.ignore_margin}) + eval (255 = miss)')
+    pl = osp.join(wd, f'pseudo_labels{tag}')
     run_tool([
         'tools/pseudo_labels/export_pseudo_labels.py', *data, '--map-dir', rw,
         '--out-dir', pl, '--bg-th',
-        str(args.rw_bg_th)
+        str(args.rw_bg_th), '--ignore-margin',
+        str(args.ignore_margin)
     ] + w)
     res['pseudo_labels'] = _eval(run_tool, args, train,
-                                 osp.join(wd, 'eval_pseudo_labels.json'),
+                                 osp.join(wd, f'eval_pseudo_labels{tag}.json'),
                                  ['--png-dir', pl])
     sec['export'] = time.time() - t
 
@@ -266,21 +307,26 @@ def main() -> int:
         f'train_dataloader.dataset.mask_dir={pl}',
         f'test_dataloader.dataset.split={test}'
     ]
-    seg_wd = osp.join(wd, 'seg')
+    seg_wd = osp.join(wd, f'seg{tag}')
     # no val loop (camvid val is one short clip; the test split is the
     # benchmark, evaluated below)
     ckpt_s = _train(
-        run_tool, args.seg_config, seg_wd, args.seg_iters,
+        run_tool,
+        args.seg_config,
+        seg_wd,
+        args.seg_iters,
         opts + ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'] +
-        smoke_train)
+        smoke_train,
+        every=args.seg_curve)
     sec['seg_train'] = time.time() - t
     t = time.time()
-    for tta in ([False, True] if args.tta else [False]):
-        name = 'seg_test_tta' if tta else 'seg_test'
+
+    def seg_test(ckpt, name, tta=False):
+        """tools/test.py of a seg checkpoint on test (cached JSON)."""
         out = osp.join(wd, f'{name}.json')
         if not osp.isfile(out):
             run_tool([
-                'tools/test.py', args.seg_config, ckpt_s, '--work-dir',
+                'tools/test.py', args.seg_config, ckpt, '--work-dir',
                 osp.join(wd, name), '--cfg-options', *opts
             ] + (['--tta'] if tta else []))
             # the metrics of the last test run (mmengine writes a JSON)
@@ -292,7 +338,20 @@ def main() -> int:
                 metrics = json.load(f)
             atomic_save_json(out, metrics, indent=None)
         with open(out) as f:
-            res[name] = json.load(f)
+            return json.load(f)
+
+    for tta in ([False, True] if args.tta else [False]):
+        name = 'seg_test_tta' if tta else 'seg_test'
+        res[name] = seg_test(ckpt_s, name + tag, tta)
+    if args.seg_curve:
+        last = int(osp.basename(ckpt_s)[len('iter_'):-len('.pth')])
+        res['seg_curve'] = {
+            it:
+            seg_test(
+                osp.join(seg_wd, f'iter_{it}.pth'),
+                f'seg_test{tag}_iter{it}')['mIoU']
+            for it in range(args.seg_curve, last + 1, args.seg_curve)
+        }
     sec['seg_test'] = time.time() - t
 
     def pct(x):
@@ -311,16 +370,28 @@ def main() -> int:
     print(f'+RW  (train GT, sweep best) : mIoU {pct(r["mIoU"])} % at t='
           f'{r["best_thr"]:.2f}, FP {r["FP"]:.3f} FN {r["FN"]:.3f}')
     print(f'+dCRF PNGs (train GT)       : mIoU {pct(p["mIoU"])} %, FP '
-          f'{p["FP"]:.3f} FN {p["FN"]:.3f} (bg {args.rw_bg_th})')
+          f'{p["FP"]:.3f} FN {p["FN"]:.3f} (bg {args.rw_bg_th}; 255 = miss, '
+          f'255 share {p.get("ignored") or 0:.4f})')
     for name in ('seg_test', 'seg_test_tta'):
         if name in res:
             print(f'{name:27} : mIoU {float(res[name]["mIoU"]):.2f} % '
                   f'(test split)')
+    if 'seg_curve' in res:
+        print('seg stage curve (test mIoU % by iteration): ' +
+              ', '.join(f'{it} {float(m):.2f}'
+                        for it, m in res['seg_curve'].items()))
+    if args.tag or args.rw or args.ignore_margin:
+        print(f'setting {args.tag!r}: rw {args.rw}, ignore margin '
+              f'{args.ignore_margin}')
     print('seconds: ' + ', '.join(f'{k} {v:.0f}' for k, v in sec.items()) +
           f', total {time.time() - t0:.0f}')
     atomic_save_json(
         osp.join(wd, 'summary.json'),
         dict(results=res, seconds=sec, args=vars(args)))
+    if tag:
+        atomic_save_json(
+            osp.join(wd, f'summary{tag}.json'),
+            dict(results=res, seconds=sec, args=vars(args)))
     return 0
 
 
