@@ -231,7 +231,9 @@ def _scale_hooks(cfg, max_iters: int) -> None:
 
 def make_config(path: str, rel: str, args, max_iters: int, extra=()) -> str:
     """Write the config of one method run (see the module docstring)."""
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
+
+    from tools.cli_helpers import cfg_options
     cfg = Config.fromfile(osp.join(ROOT, 'configs', rel))
     for split in ('train', 'val', 'test'):
         if cfg.get(f'{split}_dataloader'):
@@ -267,9 +269,7 @@ def make_config(path: str, rel: str, args, max_iters: int, extra=()) -> str:
         from benchmarks import _smoke
         opts = _smoke.log_options(args.work_dir) + opts
     if opts:
-        ns = argparse.Namespace()
-        DictAction(option_strings=['--cfg-options'], dest='o')(None, ns, opts)
-        cfg.merge_from_dict(ns.o)
+        cfg.merge_from_dict(cfg_options(opts))
     _scale_hooks(cfg, max_iters)  # options are in the config's own epochs
     os.makedirs(osp.dirname(path), exist_ok=True)
     tmp = path + '.tmp.py'
@@ -334,16 +334,23 @@ def _scales(args):
     return ['--scales'] + [str(x) for x in s] if s else []
 
 
-def cam_maps(config: str, ckpt: str, wd: str, args, extra_eval=()) -> dict:
-    """Multi-scale x flip CAM files of the split and their sweep."""
+def export_maps(tool: str, config: str, ckpt: str, out_dir: str, args) -> None:
+    """A map export tool (``tools/cam/infer_cams.py`` or
+    ``tools/rsepm/infer_seeds.py``) on the split; finished images are
+    skipped by the tool."""
     from tools.cam_pipeline import run_tool
-    cam_dir = osp.join(wd, f'cams_{args.split}')
     run_tool([
-        'tools/cam/infer_cams.py', config, ckpt, '--dataset', args.split,
-        '--out-dir', cam_dir, '--workers',
+        tool, config, ckpt, '--dataset', args.split, '--out-dir', out_dir,
+        '--workers',
         str(args.workers), '--batch-size',
         str(args.batch_size)
     ] + _scales(args))
+
+
+def cam_maps(config: str, ckpt: str, wd: str, args, extra_eval=()) -> dict:
+    """Multi-scale x flip CAM files of the split and their sweep."""
+    cam_dir = osp.join(wd, f'cams_{args.split}')
+    export_maps('tools/cam/infer_cams.py', config, ckpt, cam_dir, args)
     return evaluate(
         config,
         cam_dir,
@@ -356,14 +363,8 @@ def seed_maps(config: str, ckpt: str, wd: str, args) -> dict:
     """RS+EPM single-stage seeds (GT labels, no CRF): at the (1 - max)^2
     threshold and swept."""
     from mmwsss.utils.cam_ops import bg_gamma_threshold
-    from tools.cam_pipeline import run_tool
     seed_dir = osp.join(wd, f'seeds_{args.split}')
-    run_tool([
-        'tools/rsepm/infer_seeds.py', config, ckpt, '--dataset', args.split,
-        '--out-dir', seed_dir, '--workers',
-        str(args.workers), '--batch-size',
-        str(args.batch_size)
-    ] + _scales(args))
+    export_maps('tools/rsepm/infer_seeds.py', config, ckpt, seed_dir, args)
     return dict(
         seed=evaluate(config, seed_dir,
                       osp.join(wd, f'seed_eval_{args.split}.json'), args,
