@@ -20,9 +20,11 @@ them with their options):
   CAMs instead of the features, crop 224, output stride 8;
 - ``rs``: the RS+EPM single-stage seeds without EPM: the config defaults,
   certain filter c 0.35, variant (a) ``bg_gamma``, PAMR scaled to the
-  44 x 44 seed map (dilations 1, 2, 4, 8), SCG on the stride-8 grid with
-  every level, EMA with the official ramp, RecurSeed from iteration 0;
-- ``rsepm``: defaults, EP on the max-probability map, schedule reading (a)
+  44 x 44 seed map (dilations 1, 2, 4, 8), PAMR off (``num_iter=0``),
+  SCG on the stride-8 grid with every level, EMA with the official ramp,
+  RecurSeed from iteration 0;
+- ``rsepm``: defaults, EP on the max-probability map, both PAMRs (seed
+  and EP) scaled to (1, 2, 4, 8) or off, schedule reading (a)
   (the same 5 / 15 / 20 as durations: RS from 0, EPM from epoch 5).
 
 The table: one row per setting (CAM / seed mIoU, FP, FN), the options
@@ -86,6 +88,8 @@ SETTINGS = [
         '--methods', 'rs', '--method-options',
         'rs:model.pamr.dilations=(1,2,4,8)'
     ]),
+    ('rs', 'rs_pamr_off',
+     ['--methods', 'rs', '--method-options', 'rs:model.pamr.num_iter=0']),
     ('rs', 'rs_scg_stride8', [
         '--methods', 'rs', '--method-options', 'rs:model.scg_grid=stride8',
         'rs:model.scg_in_index=(0,1,2,3,4)'
@@ -99,6 +103,16 @@ SETTINGS = [
     ('rsepm', 'rsepm_max_prob', [
         '--methods', 'rsepm', '--method-options',
         'rsepm:model.edge_predict.ep_edge_map=max_prob'
+    ]),
+    ('rsepm', 'rsepm_pamr1248', [
+        '--methods', 'rsepm', '--method-options',
+        'rsepm:model.pamr.dilations=(1,2,4,8)',
+        'rsepm:model.edge_predict.pamr.dilations=(1,2,4,8)'
+    ]),
+    ('rsepm', 'rsepm_pamr_off', [
+        '--methods', 'rsepm', '--method-options',
+        'rsepm:model.pamr.num_iter=0',
+        'rsepm:model.edge_predict.pamr.num_iter=0'
     ]),
     ('rsepm', 'rsepm_reading_a', [
         '--methods', 'rsepm', '--method-options',

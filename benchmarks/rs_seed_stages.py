@@ -202,6 +202,7 @@ def summarise(acc, thr, c_th):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    import mmwsss  # noqa: F401  (the mmcv-lite shims before any mmseg import)
     from benchmarks import _smoke
     if args.smoke:
         args.data_root = _smoke.make_data(args.work_dir)
@@ -214,7 +215,6 @@ def main(argv=None) -> int:
     from mmseg.registry import MODELS
     from mmseg.utils import register_all_modules
 
-    import mmwsss  # noqa: F401
     from mmwsss.utils.checkpoint import load_model_checkpoint
     from mmwsss.utils.fileio import atomic_save_json
     register_all_modules(init_default_scope=True)
