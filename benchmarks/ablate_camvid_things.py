@@ -16,16 +16,23 @@ them with their options):
 
 - ``baseline``: the CAM baseline (and its crop-224 / OS8 twins, for the
   Puzzle-CAM settings that change the crop or the stride);
-- ``puzzlecam``: ``alpha_max`` 0.5 / 1 / 2 / 4 (4 = the paper), L_re on the
-  CAMs instead of the features, crop 224, output stride 8;
-- ``rs``: the RS+EPM single-stage seeds without EPM: the config defaults,
-  certain filter c 0.35, variant (a) ``bg_gamma``, PAMR scaled to the
-  44 x 44 seed map (dilations 1, 2, 4, 8), PAMR off (``num_iter=0``),
-  SCG on the stride-8 grid with every level, EMA with the official ramp,
-  RecurSeed from iteration 0;
-- ``rsepm``: defaults, EP on the max-probability map, both PAMRs (seed
-  and EP) scaled to (1, 2, 4, 8) or off, schedule reading (a)
-  (the same 5 / 15 / 20 as durations: RS from 0, EPM from epoch 5).
+- ``puzzlecam``: round 1 (from the VOC recipe, L_re on the raw logits):
+  ``alpha_max`` 0.5 / 1 / 2 / 4 (4 = the paper), L_re on the normalised
+  CAMs (``re_level='cam'``); round 2 (from ``re_level='cam'``): crop 224,
+  output stride 8;
+- ``rs``: the RS+EPM single-stage seeds without EPM. Round 1 (from the VOC
+  recipe, PAMR dilations 1..24): PAMR scaled to the 44 x 44 seed map
+  (dilations 1, 2, 4, 8), PAMR off (``num_iter=0``); round 2 (from PAMR
+  1, 2, 4, 8): certain filter c 0.35, variant (a) ``bg_gamma``, SCG on the
+  stride-8 grid with every level, EMA with the official ramp, RecurSeed
+  from iteration 0;
+- ``rsepm``: round 1: the VOC recipe, both PAMRs (seed and EP) at (1, 2, 4,
+  8) or off; round 2 (from 1, 2, 4, 8): EP on the max-probability map,
+  schedule reading (a) (the same 5 / 15 / 20 as durations: RS from 0, EPM
+  from epoch 5).
+
+Every setting names its recipe in its options (the configs' defaults may
+move to a winner; a setting stays the same run).
 
 The table: one row per setting (CAM / seed mIoU, FP, FN), the options
 beside it.
@@ -45,79 +52,86 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 PZ = 'puzzlecam:'
+# Every setting names the recipe it starts from, so a setting means the same
+# run whatever the configs' defaults are. Round 1: one factor away from the
+# VOC recipe (L_re on raw logits; PAMR dilations 1..24 for the seeds and
+# for EP). Round 2: one factor away from the round-1 winners (L_re on the
+# normalised CAMs; PAMR 1, 2, 4, 8), the camvid configs' defaults since.
+PZ_FEATURE = [PZ + 'model.cam_head.loss_re.re_level=feature']
+PZ_CAM = [PZ + 'model.cam_head.loss_re.re_level=cam']
+RS_PAMR_VOC = ['rs:model.pamr.dilations=(1,2,4,8,12,24)']
+RS_PAMR_1248 = ['rs:model.pamr.dilations=(1,2,4,8)']
+RSEPM_PAMR_VOC = [
+    'rsepm:model.pamr.dilations=(1,2,4,8,12,24)',
+    'rsepm:model.edge_predict.pamr.dilations=(1,2,4,8,12,24)'
+]
+RSEPM_PAMR_1248 = [
+    'rsepm:model.pamr.dilations=(1,2,4,8)',
+    'rsepm:model.edge_predict.pamr.dilations=(1,2,4,8)'
+]
+
+
+def _run(method, options, *extra):
+    """compare_methods arguments of one ``method`` with ``options``."""
+    return ['--methods', method, *extra, '--method-options', *options]
+
+
 #: (study, name, compare_methods arguments)
 SETTINGS = [
     ('baseline', 'cam', ['--methods', 'cam']),
     ('baseline', 'cam_crop224', ['--methods', 'cam', '--crop', '224']),
-    ('baseline', 'cam_os8', [
-        '--methods', 'cam', '--method-options',
-        'cam:model.backbone.output_stride=8'
-    ]),
-    ('puzzlecam', 'pz_alpha0.5', [
-        '--methods', 'puzzlecam', '--method-options',
-        PZ + 'custom_hooks.1.alpha_max=0.5'
-    ]),
-    ('puzzlecam', 'pz_alpha1', [
-        '--methods', 'puzzlecam', '--method-options',
-        PZ + 'custom_hooks.1.alpha_max=1.0'
-    ]),
-    ('puzzlecam', 'pz_alpha2', [
-        '--methods', 'puzzlecam', '--method-options',
-        PZ + 'custom_hooks.1.alpha_max=2.0'
-    ]),
-    ('puzzlecam', 'pz_alpha4', ['--methods', 'puzzlecam']),
-    ('puzzlecam', 'pz_re_cam', [
-        '--methods', 'puzzlecam', '--method-options',
-        PZ + 'model.cam_head.loss_re.re_level=cam'
-    ]),
-    ('puzzlecam', 'pz_crop224', ['--methods', 'puzzlecam', '--crop', '224']),
-    ('puzzlecam', 'pz_os8', [
-        '--methods', 'puzzlecam', '--method-options',
-        PZ + 'model.backbone.output_stride=8', PZ + 'model.backbone_stride=8'
-    ]),
-    ('rs', 'rs_default', ['--methods', 'rs']),
-    ('rs', 'rs_cf0.35', [
-        '--methods', 'rs', '--method-options',
-        'rs:model.certain_filter.certain_th=0.35'
-    ]),
-    ('rs', 'rs_cf_bg_gamma', [
-        '--methods', 'rs', '--method-options',
-        'rs:model.certain_filter.mode=bg_gamma'
-    ]),
-    ('rs', 'rs_pamr1248', [
-        '--methods', 'rs', '--method-options',
-        'rs:model.pamr.dilations=(1,2,4,8)'
-    ]),
-    ('rs', 'rs_pamr_off',
-     ['--methods', 'rs', '--method-options', 'rs:model.pamr.num_iter=0']),
-    ('rs', 'rs_scg_stride8', [
-        '--methods', 'rs', '--method-options', 'rs:model.scg_grid=stride8',
-        'rs:model.scg_in_index=(0,1,2,3,4)'
-    ]),
-    ('rs', 'rs_ema', ['--methods', 'rs', '--ema', '0.9999', '2000']),
-    ('rs', 'rs_start0', [
-        '--methods', 'rs', '--method-options',
-        'rs:custom_hooks.1.rs_start_epoch=0'
-    ]),
-    ('rsepm', 'rsepm_default', ['--methods', 'rsepm']),
-    ('rsepm', 'rsepm_max_prob', [
-        '--methods', 'rsepm', '--method-options',
-        'rsepm:model.edge_predict.ep_edge_map=max_prob'
-    ]),
-    ('rsepm', 'rsepm_pamr1248', [
-        '--methods', 'rsepm', '--method-options',
-        'rsepm:model.pamr.dilations=(1,2,4,8)',
-        'rsepm:model.edge_predict.pamr.dilations=(1,2,4,8)'
-    ]),
-    ('rsepm', 'rsepm_pamr_off', [
-        '--methods', 'rsepm', '--method-options',
-        'rsepm:model.pamr.num_iter=0',
-        'rsepm:model.edge_predict.pamr.num_iter=0'
-    ]),
-    ('rsepm', 'rsepm_reading_a', [
-        '--methods', 'rsepm', '--method-options',
-        'rsepm:custom_hooks.1.reading=duration'
-    ]),
+    ('baseline', 'cam_os8', _run('cam',
+                                 ['cam:model.backbone.output_stride=8'])),
+    # round 1: from the VOC recipe
+    ('puzzlecam', 'pz_alpha0.5',
+     _run('puzzlecam', PZ_FEATURE + [PZ + 'custom_hooks.1.alpha_max=0.5'])),
+    ('puzzlecam', 'pz_alpha1',
+     _run('puzzlecam', PZ_FEATURE + [PZ + 'custom_hooks.1.alpha_max=1.0'])),
+    ('puzzlecam', 'pz_alpha2',
+     _run('puzzlecam', PZ_FEATURE + [PZ + 'custom_hooks.1.alpha_max=2.0'])),
+    ('puzzlecam', 'pz_alpha4',
+     _run('puzzlecam', PZ_FEATURE + [PZ + 'custom_hooks.1.alpha_max=4.0'])),
+    ('puzzlecam', 'pz_re_cam', _run('puzzlecam', PZ_CAM)),
+    # round 2: from re_level='cam'
+    ('puzzlecam', 'pz_crop224', _run('puzzlecam', PZ_CAM, '--crop', '224')),
+    ('puzzlecam', 'pz_os8',
+     _run(
+         'puzzlecam', PZ_CAM + [
+             PZ + 'model.backbone.output_stride=8',
+             PZ + 'model.backbone_stride=8'
+         ])),
+    # round 1: from the VOC recipe
+    ('rs', 'rs_default', _run('rs', RS_PAMR_VOC)),
+    ('rs', 'rs_pamr1248', _run('rs', RS_PAMR_1248)),
+    ('rs', 'rs_pamr_off', _run('rs', ['rs:model.pamr.num_iter=0'])),
+    # round 2: from PAMR (1, 2, 4, 8)
+    ('rs', 'rs_cf0.35',
+     _run('rs', RS_PAMR_1248 + ['rs:model.certain_filter.certain_th=0.35'])),
+    ('rs', 'rs_cf_bg_gamma',
+     _run('rs', RS_PAMR_1248 + ['rs:model.certain_filter.mode=bg_gamma'])),
+    ('rs', 'rs_scg_stride8',
+     _run(
+         'rs', RS_PAMR_1248 +
+         ['rs:model.scg_grid=stride8', 'rs:model.scg_in_index=(0,1,2,3,4)'])),
+    ('rs', 'rs_ema', _run('rs', RS_PAMR_1248, '--ema', '0.9999', '2000')),
+    ('rs', 'rs_start0',
+     _run('rs', RS_PAMR_1248 + ['rs:custom_hooks.1.rs_start_epoch=0'])),
+    # round 1: from the VOC recipe
+    ('rsepm', 'rsepm_default', _run('rsepm', RSEPM_PAMR_VOC)),
+    ('rsepm', 'rsepm_pamr1248', _run('rsepm', RSEPM_PAMR_1248)),
+    ('rsepm', 'rsepm_pamr_off',
+     _run('rsepm', [
+         'rsepm:model.pamr.num_iter=0',
+         'rsepm:model.edge_predict.pamr.num_iter=0'
+     ])),
+    # round 2: from PAMR (1, 2, 4, 8)
+    ('rsepm', 'rsepm_max_prob',
+     _run('rsepm',
+          RSEPM_PAMR_1248 + ['rsepm:model.edge_predict.ep_edge_map=max_prob'])
+     ),
+    ('rsepm', 'rsepm_reading_a',
+     _run('rsepm',
+          RSEPM_PAMR_1248 + ['rsepm:custom_hooks.1.reading=duration'])),
 ]
 STUDIES = sorted({s for s, _, _ in SETTINGS})
 

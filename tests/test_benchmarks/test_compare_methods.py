@@ -128,6 +128,18 @@ def test_every_ablation_setting_builds(tmp_path):
     assert seen['pz_os8'][1].backbone.output_stride == 8
     assert seen['rs_scg_stride8'][1].scg_grid == 'stride8'
     assert list(seen['rs_pamr1248'][1].pamr.dilations) == [1, 2, 4, 8]
+    # every setting names its recipe (independent of the config defaults)
+    assert list(seen['rs_default'][1].pamr.dilations) == [1, 2, 4, 8, 12, 24]
+    assert list(seen['rs_cf0.35'][1].pamr.dilations) == [1, 2, 4, 8]
+    assert seen['rs_pamr_off'][1].pamr.num_iter == 0
+    ep = seen['rsepm_default'][1].edge_predict.pamr
+    assert list(ep.dilations) == [1, 2, 4, 8, 12, 24]
+    ep = seen['rsepm_max_prob'][1].edge_predict.pamr
+    assert list(ep.dilations) == [1, 2, 4, 8]
+    for name, level in (('pz_alpha4', 'feature'), ('pz_alpha0.5', 'feature'),
+                        ('pz_re_cam', 'cam'), ('pz_os8', 'cam')):
+        assert seen[name][1].cam_head.loss_re.re_level == level, name
+    assert seen['pz_alpha4'][0].custom_hooks[1].alpha_max == 4.0
     assert seen['rsepm_max_prob'][1].edge_predict.ep_edge_map == 'max_prob'
     assert seen['rs_ema'][0].custom_hooks[-1].ema_type == 'RampedEMA'
     hook = seen['rsepm_reading_a'][0].custom_hooks[1]

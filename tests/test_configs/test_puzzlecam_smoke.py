@@ -35,3 +35,21 @@ def test_puzzlecam_r50_voc_trains_on_fixture(tmp_path):
         for key in ('loss_cls: ', 'loss_pcl: ', 'loss_re: ', 'alpha: '):
             assert key in line, (key, line)
     assert osp.isfile(osp.join(wd, 'iter_2.pth'))
+
+
+def test_camvid_recipe_puts_l_re_on_the_normalised_cams():
+    """Issue 16: the camvid CPU config uses the official ``re_level='cam'``
+    switch (chosen on camvid val); the VOC recipe keeps the paper's raw
+    logits. Built models carry it (the head computes L_pcl on the
+    normalised merged map with it)."""
+    from mmseg.registry import MODELS
+    camvid = Config.fromfile(
+        osp.join(ROOT, 'configs', 'puzzlecam',
+                 'puzzlecam_effnet-lite0_1xb16-1200it_camvid-things-'
+                 '176x176.py'))
+    voc = Config.fromfile(PUZZLE_VOC_CFG)
+    assert voc.model.cam_head.loss_re.re_level == 'feature'
+    assert voc.alpha_max == camvid.alpha_max == 4.0
+    camvid.model.backbone.init_cfg = None
+    model = MODELS.build(camvid.model)
+    assert model.cam_head.loss_re.re_level == 'cam'

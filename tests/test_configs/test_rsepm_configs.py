@@ -232,6 +232,25 @@ def test_camvid_budget_equals_cam_baseline():
             assert 'rs_epm' not in phases
 
 
+def test_camvid_pamr_scaled_to_the_seed_map():
+    """Both camvid PAMRs (seed, EP) use dilations that stay within a
+    quarter of the 44 x 44 stride-4 map of a 176 crop (issue 16: the VOC
+    dilations 12 / 24 erased the seed foreground); the VOC base keeps
+    (1, 2, 4, 8, 12, 24)."""
+    for path in (CAMVID, CAMVID_RS):
+        cfg = Config.fromfile(path)
+        side = cfg.crop_size[0] // cfg.model.seed_stride
+        assert side == 44
+        for pamr in (cfg.model.pamr, cfg.model.edge_predict.pamr):
+            assert tuple(pamr.dilations) == (1, 2, 4, 8)
+            assert max(pamr.dilations) <= side // 4
+            assert pamr.num_iter == 10
+    base = Config.fromfile(
+        osp.join(ROOT, 'configs/_base_/models/rsepm.py')).model
+    assert tuple(base.pamr.dilations) == (1, 2, 4, 8, 12, 24)
+    assert tuple(base.edge_predict.pamr.dilations) == (1, 2, 4, 8, 12, 24)
+
+
 def test_camvid_feature_indices():
     """Decoder / SCG / CAM inputs have the strides and widths claimed in
     the config comment (EfficientNet-Lite0: 4, 8, 16, 16 + head conv)."""
