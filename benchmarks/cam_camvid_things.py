@@ -58,11 +58,12 @@ def main() -> int:
     if not osp.isdir(data_root):
         sys.exit(f'error: {data_root} not found: pass --data-root pointing at '
                  'a camvid_things copy (images/, masks/, splits/, ...)')
+    import mmwsss  # noqa: F401  (the mmcv-lite shims before any mmseg import)
+    # isort: split
     from mmengine.config import Config
     from mmseg.registry import DATASETS
     from mmseg.utils import register_all_modules
 
-    import mmwsss  # noqa: F401
     from tools.cam_pipeline import prior_only_miou, run_cam_pipeline
     opts += [
         f'{k}_dataloader.dataset.data_root={data_root}'

@@ -45,11 +45,12 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     t0 = time.time()
+    import mmwsss  # noqa: F401  (the mmcv-lite shims before any mmseg import)
+    # isort: split
     from mmengine.config import Config
     from mmseg.registry import DATASETS
     from mmseg.utils import register_all_modules
 
-    import mmwsss  # noqa: F401
     from tools.cam_pipeline import (prior_only_miou, run_cam_pipeline,
                                     write_cam_overlays)
     res = run_cam_pipeline(
