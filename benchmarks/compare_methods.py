@@ -6,13 +6,18 @@ batch and number of iterations, evaluates each on one split and prints one
 table (CAM / seed mIoU, FP, FN, step time per method)::
 
     python benchmarks/compare_methods.py --data-root DIR --num-classes K \\
-        --crop C --max-iters N --methods cam,puzzlecam,rs,rsepm[,rrm,slams]
+        --crop C --max-iters N --methods cam,puzzlecam,rs,rsepm[,...]
 
 ``DIR`` is a dataset in the mmwsss folder layout (``images/``, ``masks/``,
 ``labels.json``, ``classes.txt`` with the background first,
 ``splits/{train,val,test}.txt``: ``docs/datasets.md``), e.g. the
 camvid_things copy or a user's own data. ``K`` is the number of foreground
 classes (``classes.txt`` minus the background; checked).
+
+Methods: ``cam`` (the CAM baseline, output stride 16), ``cam-os8`` (the
+CAM baseline at output stride 8, the equal-stride baseline of
+``puzzlecam``, whose camvid config runs at stride 8), ``puzzlecam``,
+``rs``, ``rsepm``, ``rrm``, ``slams``.
 
 Every method starts from its EfficientNet-Lite0 CPU config (the camvid
 configs of ``configs/{cam,puzzlecam,rsepm,rrm,slams}``: ImageNet weights
@@ -35,8 +40,8 @@ config generated into ``<work-dir>/configs/<method>.py``:
 What is evaluated on ``--split`` (default ``test``; choose settings on
 ``val``):
 
-- ``cam``, ``puzzlecam``: multi-scale x flip CAMs with GT image labels,
-  background-threshold sweep (best threshold, FP, FN);
+- ``cam``, ``cam-os8``, ``puzzlecam``: multi-scale x flip CAMs with GT
+  image labels, background-threshold sweep (best threshold, FP, FN);
 - ``rs``, ``rsepm``: the classifier's CAMs as above and the single-stage
   seeds (decoder, GT labels, no CRF) at the threshold of the RS+EPM
   background ``(1 - max)^2`` and swept;
@@ -70,7 +75,9 @@ BASE_K = 5
 CAMVID = 'camvid-things-176x176'
 METHODS = {
     'cam': f'cam/cam_effnet-lite0_1xb16-1200it_{CAMVID}.py',
-    'puzzlecam': f'puzzlecam/puzzlecam_effnet-lite0_1xb16-1200it_{CAMVID}.py',
+    'cam-os8': f'cam/cam_effnet-lite0-os8_1xb16-1200it_{CAMVID}.py',
+    'puzzlecam':
+    f'puzzlecam/puzzlecam_effnet-lite0-os8_1xb16-1200it_{CAMVID}.py',
     'rs': f'rsepm/rs_effnet-lite0_1xb16-1200it_{CAMVID}.py',
     'rsepm': f'rsepm/rsepm_effnet-lite0_1xb16-1200it_{CAMVID}.py',
     'rrm': f'rrm/rrm_effnet-lite0_1xb16-1200it_{CAMVID}.py',
@@ -78,13 +85,15 @@ METHODS = {
 }
 SLAMS_STAGE1 = f'slams/slams-encoder_effnet-lite0_1xb16-600it_{CAMVID}.py'
 #: How each method is evaluated (see the module docstring).
-KIND = dict(
-    cam='cam',
-    puzzlecam='cam',
-    rs='seed',
-    rsepm='seed',
-    rrm='seg',
-    slams='sigma')
+KIND = {
+    'cam': 'cam',
+    'cam-os8': 'cam',
+    'puzzlecam': 'cam',
+    'rs': 'seed',
+    'rsepm': 'seed',
+    'rrm': 'seg',
+    'slams': 'sigma',
+}
 SMOKE_BATCH, SMOKE_ITERS = 2, 2
 
 
@@ -107,7 +116,7 @@ def parse_args(argv=None):
     p.add_argument('--max-iters', type=int, default=1200)
     p.add_argument(
         '--methods',
-        default='cam,puzzlecam,rs,rsepm',
+        default='cam,cam-os8,puzzlecam,rs,rsepm',
         help=f'comma-separated, from {",".join(METHODS)}')
     p.add_argument('--split', default='test', help='evaluation split')
     p.add_argument('--seed', type=int, default=0, help='randomness.seed')

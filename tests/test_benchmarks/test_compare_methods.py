@@ -7,6 +7,7 @@ import importlib.util
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -124,8 +125,15 @@ def test_every_ablation_setting_builds(tmp_path):
             model = MODELS.build(cfg.model)
             seen[name] = (cfg, model)
     assert seen['pz_alpha2'][0].custom_hooks[1].alpha_max == 2.0
-    assert seen['pz_os8'][1].puzzle.stride == 8
-    assert seen['pz_os8'][1].backbone.output_stride == 8
+    # the Puzzle-CAM settings pin their stride: OS16 except pz_os8 (the
+    # camvid config runs at OS8 since round 2)
+    for name, pz in seen.items():
+        if name.startswith('pz_'):
+            stride = 8 if name == 'pz_os8' else 16
+            assert (pz[1].puzzle.stride, pz[1].backbone.output_stride,
+                    pz[1].backbone.out_strides[-1]) == (stride, ) * 3, name
+    assert seen['cam_os8'][1].backbone.out_strides[-1] == 8
+    assert seen['cam'][1].backbone.out_strides[-1] == 16
     assert seen['rs_scg_stride8'][1].scg_grid == 'stride8'
     assert list(seen['rs_pamr1248'][1].pamr.dilations) == [1, 2, 4, 8]
     # every setting names its recipe (independent of the config defaults)
@@ -145,3 +153,28 @@ def test_every_ablation_setting_builds(tmp_path):
     hook = seen['rsepm_reading_a'][0].custom_hooks[1]
     assert (hook.reading, hook.rs_start_epoch,
             hook.epm_start_epoch) == ('duration', 75, 225)
+
+
+def test_cam_os8_is_the_equal_stride_baseline_of_puzzlecam(tmp_path):
+    """``cam-os8`` and ``puzzlecam`` build backbones of the same stride (8),
+    ``cam`` the stride-16 one; all three the same parameters (the stride
+    does not change the weights), and ``cam-os8`` is evaluated like a CAM."""
+    from mmseg.registry import MODELS
+    mod = _module()
+    strides, shapes = {}, {}
+    for m in ('cam', 'cam-os8', 'puzzlecam'):
+        cfg = Config.fromfile(
+            mod.make_config(
+                str(tmp_path / 'c' / f'{m}.py'), mod.METHODS[m],
+                _args(tmp_path, crop=176, cfg_options=[]), 30))
+        cfg.model.backbone.init_cfg = None
+        model = MODELS.build(cfg.model).eval()
+        with torch.no_grad():  # the CAM feature of a 176 crop: 11 or 22
+            feat = model.backbone(torch.zeros(1, 3, 176, 176))[-1]
+        strides[m] = 176 // feat.shape[-1]
+        shapes[m] = [(k, tuple(v.shape))
+                     for k, v in model.backbone.state_dict().items()]
+    assert strides == {'cam': 16, 'cam-os8': 8, 'puzzlecam': 8}
+    assert shapes['cam'] == shapes['cam-os8'] == shapes['puzzlecam']
+    assert mod.KIND['cam-os8'] == mod.KIND['cam'] == 'cam'
+    assert 'cam-os8' in mod.parse_args(['--smoke']).methods
