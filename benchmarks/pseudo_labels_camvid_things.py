@@ -27,14 +27,16 @@ Usage::
         [--work-dir work_dirs/pipeline_camvid] [--subset N]
         [--boundary-iters N] [--seg-iters N] [--tta] [--smoke]
         [--rw=--exp-times=4 ...] [--ignore-margin M] [--tag NAME]
-        [--seg-curve M]
+        [--seg-curve M] [--until rw|pseudo_labels|seg]
 
 A sweep of the random walk / pseudo labels (issue 16) reuses the CAMs and
 the boundary net of the work dir: one ``--tag`` per setting, its RW maps,
 PNGs and seg stage in ``rw_train_<tag>/``, ``pseudo_labels_<tag>/``,
 ``seg_<tag>/``; ``--seg-curve M`` tests every M-th seg checkpoint (the
-curve of the schedule). Every PNG evaluation counts a 255 pixel as a miss
-and prints the share of 255 pixels.
+curve of the schedule); ``--until rw`` (or ``pseudo_labels``) stops after
+that stage, so the settings are screened on the train GT and only the
+winner trains a seg stage. Every PNG evaluation counts a 255 pixel as a
+miss and prints the share of 255 pixels.
 
 ``--subset N`` runs every stage on the first N images of train and test
 (a quick check on the real data; its numbers are not the benchmark).
@@ -64,6 +66,9 @@ SEG_CONFIG = osp.join(
     ROOT, 'configs', 'seg',
     'deeplabv3plus_effnet-lite0_1xb16-800it_camvid-things-pseudo-'
     '176x176.py')
+
+#: the stages ``--until`` can stop after, in order
+UNTIL = ('rw', 'pseudo_labels', 'seg')
 
 
 def parse_args():
@@ -121,6 +126,13 @@ def parse_args():
         metavar='M',
         help='save the segmentation net every M iterations and test each '
         'checkpoint (single scale): the curve of the schedule')
+    parser.add_argument(
+        '--until',
+        choices=UNTIL,
+        default='seg',
+        help='last stage to run: rw (the RW sweep on train GT), '
+        'pseudo_labels (+ the PNGs and their mIoU) or seg (all); a sweep '
+        'screens on train GT and trains the seg stage for its winner only')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument(
         '--tta',
@@ -212,7 +224,6 @@ def _smoke_setup(args, run_tool, step):
 def main() -> int:
     args = parse_args()
     args.data_root = osp.abspath(args.data_root)
-    from benchmarks import _smoke
     from mmwsss.utils.fileio import atomic_save_json
     from tools.cam_pipeline import run_tool, step
     smoke_train, smoke_logs = [], []
@@ -281,6 +292,9 @@ def main() -> int:
         args.rw_bg_th = round(float(res['rw']['best_thr']), 4)
     sec['random_walk'] = time.time() - t
 
+    if args.until == 'rw':
+        return _report(args, res, sec, t0)
+
     t = time.time()
     step(f'5. pseudo labels (bg {args.rw_bg_th} + label-CRF 1 it, '
          f'ignore margin {args.ignore_margin}) + eval (255 = miss)')
@@ -295,6 +309,8 @@ def main() -> int:
                                  osp.join(wd, f'eval_pseudo_labels{tag}.json'),
                                  ['--png-dir', pl])
     sec['export'] = time.time() - t
+    if args.until == 'pseudo_labels':
+        return _report(args, res, sec, t0)
 
     t = time.time()
     step('6. segmentation stage on the pseudo labels, test split')
@@ -353,6 +369,13 @@ def main() -> int:
             for it in range(args.seg_curve, last + 1, args.seg_curve)
         }
     sec['seg_test'] = time.time() - t
+    return _report(args, res, sec, t0)
+
+
+def _report(args, res, sec, t0) -> int:
+    """Print the results of the stages that ran; write summary JSONs."""
+    from benchmarks import _smoke
+    from mmwsss.utils.fileio import atomic_save_json
 
     def pct(x):
         return f'{100 * x:.2f}'
@@ -364,14 +387,16 @@ def main() -> int:
     if args.subset:
         print(f'SUBSET RUN on the first {args.subset} train / test images '
               '(not the benchmark numbers)')
-    c, r, p = res['cam'], res['rw'], res['pseudo_labels']
+    c, r = res['cam'], res['rw']
     print(f'CAM  (train GT, sweep best) : mIoU {pct(c["mIoU"])} % at t='
           f'{c["best_thr"]:.2f}, FP {c["FP"]:.3f} FN {c["FN"]:.3f}')
     print(f'+RW  (train GT, sweep best) : mIoU {pct(r["mIoU"])} % at t='
           f'{r["best_thr"]:.2f}, FP {r["FP"]:.3f} FN {r["FN"]:.3f}')
-    print(f'+dCRF PNGs (train GT)       : mIoU {pct(p["mIoU"])} %, FP '
-          f'{p["FP"]:.3f} FN {p["FN"]:.3f} (bg {args.rw_bg_th}; 255 = miss, '
-          f'255 share {p.get("ignored") or 0:.4f})')
+    if 'pseudo_labels' in res:
+        p = res['pseudo_labels']
+        print(f'+dCRF PNGs (train GT)       : mIoU {pct(p["mIoU"])} %, FP '
+              f'{p["FP"]:.3f} FN {p["FN"]:.3f} (bg {args.rw_bg_th}; 255 = '
+              f'miss, 255 share {p.get("ignored") or 0:.4f})')
     for name in ('seg_test', 'seg_test_tta'):
         if name in res:
             print(f'{name:27} : mIoU {float(res[name]["mIoU"]):.2f} % '
@@ -380,18 +405,18 @@ def main() -> int:
         print('seg stage curve (test mIoU % by iteration): ' +
               ', '.join(f'{it} {float(m):.2f}'
                         for it, m in res['seg_curve'].items()))
+    if args.until != 'seg':
+        print(f'stopped after the {args.until} stage (--until)')
     if args.tag or args.rw or args.ignore_margin:
         print(f'setting {args.tag!r}: rw {args.rw}, ignore margin '
               f'{args.ignore_margin}')
     print('seconds: ' + ', '.join(f'{k} {v:.0f}' for k, v in sec.items()) +
           f', total {time.time() - t0:.0f}')
-    atomic_save_json(
-        osp.join(wd, 'summary.json'),
-        dict(results=res, seconds=sec, args=vars(args)))
-    if tag:
+    summary = dict(results=res, seconds=sec, args=vars(args))
+    atomic_save_json(osp.join(args.work_dir, 'summary.json'), summary)
+    if args.tag:
         atomic_save_json(
-            osp.join(wd, f'summary{tag}.json'),
-            dict(results=res, seconds=sec, args=vars(args)))
+            osp.join(args.work_dir, f'summary_{args.tag}.json'), summary)
     return 0
 
 

@@ -4,6 +4,8 @@ as a real run on a tiny generated set (a few minutes each on 2 CPU cores,
 
 Run times are not asserted (a timed unit test fails on a busy machine);
 a hung script is stopped by the subprocess timeout."""
+import glob
+import json
 import os
 import os.path as osp
 import re
@@ -107,3 +109,35 @@ def test_smoke(name, tmp_path):
         assert re.search(pattern, out), (pattern, out[-3000:])
     # the output (and the generated set, if any) is in the given work dir
     assert (tmp_path / written).is_file(), sorted(os.listdir(tmp_path))
+
+
+def test_pseudo_labels_until_stops_after_the_stage(tmp_path):
+    """``--until rw`` ends after the RW sweep (no PNGs, no seg stage);
+    ``--until pseudo_labels`` in the same work dir reuses the CAMs, the
+    boundary net and the RW maps and ends after the PNGs."""
+    script = osp.join('benchmarks', 'pseudo_labels_camvid_things.py')
+    base = [sys.executable, script, '--smoke', '--work-dir', str(tmp_path)]
+    out = _run(base + ['--tag', 'a', '--until', 'rw'])
+    assert re.search(r'\+RW  \(train GT, sweep best\) : mIoU \d', out)
+    assert 'PNGs (train GT)' not in out and 'seg_test' not in out
+    assert 'stopped after the rw stage (--until)' in out
+    made = set(os.listdir(tmp_path))
+    assert {'rw_train_a', 'boundary', 'cams_train'} <= made, made
+    assert not made & {'pseudo_labels_a', 'seg_a'}, made
+    with open(tmp_path / 'summary_a.json') as f:
+        assert sorted(json.load(f)['results']) == ['cam', 'rw']
+    kept = {
+        p: os.stat(p).st_mtime_ns
+        for p in glob.glob(str(tmp_path / 'boundary' / 'iter_*.pth')) +
+        glob.glob(str(tmp_path / 'rw_train_a' / '*'))
+    }
+    assert kept
+    out = _run(base + ['--tag', 'a', '--until', 'pseudo_labels'])
+    assert re.search(r'PNGs \(train GT\) +: mIoU \d.*255 share', out)
+    assert 'seg_test' not in out
+    made = set(os.listdir(tmp_path))
+    assert 'pseudo_labels_a' in made and 'seg_a' not in made, made
+    assert {p: os.stat(p).st_mtime_ns for p in kept} == kept
+    with open(tmp_path / 'summary_a.json') as f:
+        assert sorted(
+            json.load(f)['results']) == ['cam', 'pseudo_labels', 'rw']
