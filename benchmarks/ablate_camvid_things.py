@@ -29,7 +29,7 @@ them with their options):
 - ``rsepm``: round 1: the VOC recipe, both PAMRs (seed and EP) at (1, 2, 4,
   8) or off; round 2 (from 1, 2, 4, 8): EP on the max-probability map,
   schedule reading (a) (the same 5 / 15 / 20 as durations: RS from 0, EPM
-  from epoch 5).
+  from epoch 5), SCG on the stride-8 grid (the best RS round-2 setting).
 
 Every setting names its recipe in its options (the configs' defaults may
 move to a winner; a setting stays the same run).
@@ -136,6 +136,12 @@ SETTINGS = [
     ('rsepm', 'rsepm_reading_a',
      _run('rsepm',
           RSEPM_PAMR_1248 + ['rsepm:custom_hooks.1.reading=duration'])),
+    ('rsepm', 'rsepm_scg_stride8',
+     _run(
+         'rsepm', RSEPM_PAMR_1248 + [
+             'rsepm:model.scg_grid=stride8',
+             'rsepm:model.scg_in_index=(0,1,2,3,4)'
+         ])),
 ]
 STUDIES = sorted({s for s, _, _ in SETTINGS})
 

@@ -134,7 +134,9 @@ def test_every_ablation_setting_builds(tmp_path):
                     pz[1].backbone.out_strides[-1]) == (stride, ) * 3, name
     assert seen['cam_os8'][1].backbone.out_strides[-1] == 8
     assert seen['cam'][1].backbone.out_strides[-1] == 16
-    assert seen['rs_scg_stride8'][1].scg_grid == 'stride8'
+    for name in ('rs_scg_stride8', 'rsepm_scg_stride8'):
+        assert seen[name][1].scg_grid == 'stride8', name
+        assert list(seen[name][1].pamr.dilations) == [1, 2, 4, 8], name
     assert list(seen['rs_pamr1248'][1].pamr.dilations) == [1, 2, 4, 8]
     # every setting names its recipe (independent of the config defaults)
     assert list(seen['rs_default'][1].pamr.dilations) == [1, 2, 4, 8, 12, 24]
