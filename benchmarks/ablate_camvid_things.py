@@ -67,7 +67,10 @@ PZ_OS8 = [
 ]
 PZ_FEATURE = [PZ + 'model.cam_head.loss_re.re_level=feature'] + PZ_OS16
 PZ_CAM = [PZ + 'model.cam_head.loss_re.re_level=cam'] + PZ_OS16
-RS_PAMR_VOC = ['rs:model.pamr.dilations=(1,2,4,8,12,24)']
+# RS round 1 also pins EP's PAMR to the VOC dilations it ran with (inert in
+# RS: the EPM phase never starts), so its work dirs stay the same runs
+RS_EP_VOC = ['rs:model.edge_predict.pamr.dilations=(1,2,4,8,12,24)']
+RS_PAMR_VOC = ['rs:model.pamr.dilations=(1,2,4,8,12,24)'] + RS_EP_VOC
 RS_PAMR_1248 = ['rs:model.pamr.dilations=(1,2,4,8)']
 RSEPM_PAMR_VOC = [
     'rsepm:model.pamr.dilations=(1,2,4,8,12,24)',
@@ -106,8 +109,9 @@ SETTINGS = [
      _run('puzzlecam', [PZ + 'model.cam_head.loss_re.re_level=cam'] + PZ_OS8)),
     # round 1: from the VOC recipe
     ('rs', 'rs_default', _run('rs', RS_PAMR_VOC)),
-    ('rs', 'rs_pamr1248', _run('rs', RS_PAMR_1248)),
-    ('rs', 'rs_pamr_off', _run('rs', ['rs:model.pamr.num_iter=0'])),
+    ('rs', 'rs_pamr1248', _run('rs', RS_PAMR_1248 + RS_EP_VOC)),
+    ('rs', 'rs_pamr_off', _run('rs',
+                               RS_PAMR_VOC + ['rs:model.pamr.num_iter=0'])),
     # round 2: from PAMR (1, 2, 4, 8)
     ('rs', 'rs_cf0.35',
      _run('rs', RS_PAMR_1248 + ['rs:model.certain_filter.certain_th=0.35'])),

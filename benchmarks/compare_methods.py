@@ -55,7 +55,10 @@ iteration), and its ratio to the CAM step when ``cam`` is in the run.
 
 Resumable: a finished training (its last checkpoint) is not redone, a
 stopped one resumes, inference skips finished images, a finished
-evaluation is read back; rerun the same command. ``--smoke``: the same on a
+evaluation is read back; rerun the same command. The default work dir is
+``work_dirs/compare_methods/<split>_<N>it_seed<seed>``; a work dir whose
+training ran with other settings (model, data, schedule, seed, hooks)
+stops the run with an error instead of being reused. ``--smoke``: the same on a
 tiny generated set, batch 2, 2 iterations (numbers meaningless).
 """
 import argparse
@@ -169,7 +172,8 @@ def parse_args(argv=None):
         p.error('--data-root and --num-classes are required (or --smoke)')
     args.work_dir = _smoke.work_dir(
         'compare_methods', args.work_dir, args.smoke,
-        osp.join(ROOT, 'work_dirs', 'compare_methods'))
+        osp.join(ROOT, 'work_dirs', 'compare_methods',
+                 f'{args.split}_{args.max_iters}it_seed{args.seed}'))
     if args.smoke:
         args.max_iters = SMOKE_ITERS
         args.num_classes = _smoke.NUM_CLASSES
@@ -303,9 +307,31 @@ def _method_options(args, name):
 # ----------------------------------------------------------------------
 # runs
 # ----------------------------------------------------------------------
+#: the config keys that decide what a training run learns
+TRAINING_KEYS = ('model', 'train_dataloader', 'optim_wrapper',
+                 'param_scheduler', 'train_cfg', 'randomness', 'custom_hooks')
+
+
+def check_same_training(config: str, wd: str) -> None:
+    """Exit with a one-line error when ``wd`` holds a training run of other
+    settings than ``config`` (the copy the runner dumped there), so that a
+    finished or stopped run is never reused for another setting."""
+    from mmengine.config import Config
+    dumped = osp.join(wd, osp.basename(config))
+    if not osp.isfile(dumped):
+        return
+    old, new = Config.fromfile(dumped), Config.fromfile(config)
+    differ = [k for k in TRAINING_KEYS if old.get(k) != new.get(k)]
+    if differ:
+        sys.exit(f'error: {wd} holds a training with other settings '
+                 f'({", ".join(differ)} differ from {config}): pass another '
+                 '--work-dir or remove that folder')
+
+
 def train(config: str, wd: str, max_iters: int) -> str:
     """tools/train.py (skipped when done, resumed when stopped)."""
     from tools.cam_pipeline import run_tool, step
+    check_same_training(config, wd)
     ckpt = osp.join(wd, f'iter_{max_iters}.pth')
     if osp.isfile(ckpt):
         step(f'training: done already ({ckpt})')

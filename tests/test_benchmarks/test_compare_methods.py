@@ -180,3 +180,43 @@ def test_cam_os8_is_the_equal_stride_baseline_of_puzzlecam(tmp_path):
     assert shapes['cam'] == shapes['cam-os8'] == shapes['puzzlecam']
     assert mod.KIND['cam-os8'] == mod.KIND['cam'] == 'cam'
     assert 'cam-os8' in mod.parse_args(['--smoke']).methods
+
+
+def test_a_work_dir_of_other_settings_is_never_reused(tmp_path):
+    """A finished / stopped training is reused only for the same training
+    settings (the copy the runner dumped into the run's work dir); another
+    seed or model option stops with a one-line error; the default work
+    dir depends on the split, the budget and the seed."""
+    import shutil
+    mod = _module()
+    wd = tmp_path / 'run' / 'cam'
+    wd.mkdir(parents=True)
+    first = mod.make_config(
+        str(tmp_path / 'configs' / 'cam.py'), mod.METHODS['cam'],
+        _args(tmp_path), 30)
+    shutil.copy(first, wd / 'cam.py')  # what tools/train.py dumps there
+    mod.check_same_training(first, str(wd))  # the same run: no error
+    again = mod.make_config(
+        str(tmp_path / 'c2' / 'cam.py'), mod.METHODS['cam'], _args(tmp_path),
+        30)
+    mod.check_same_training(again, str(wd))
+    seed = mod.make_config(
+        str(tmp_path / 'c3' / 'cam.py'), mod.METHODS['cam'],
+        _args(tmp_path, seed=8), 30)
+    with pytest.raises(SystemExit, match=r'other settings \(randomness '):
+        mod.check_same_training(seed, str(wd))
+    opt = mod.make_config(
+        str(tmp_path / 'c4' / 'cam.py'), mod.METHODS['cam'], _args(tmp_path),
+        30, ['model.backbone.output_stride=8'])
+    with pytest.raises(SystemExit, match=r'other settings \(model '):
+        mod.check_same_training(opt, str(wd))
+    mod.check_same_training(seed, str(tmp_path / 'fresh'))  # nothing there
+    dirs = {
+        mod.parse_args([
+            '--data-root', 'd', '--num-classes', '5', '--split', split,
+            '--seed', seed
+        ]).work_dir
+        for split in ('val', 'test')
+        for seed in ('0', '1')
+    }
+    assert len(dirs) == 4 and all('1200it_seed' in d for d in dirs), dirs
