@@ -65,8 +65,9 @@ PZ_OS16 = [
 PZ_OS8 = [
     PZ + 'model.backbone.output_stride=8', PZ + 'model.backbone_stride=8'
 ]
+PZ_RE_CAM = [PZ + 'model.cam_head.loss_re.re_level=cam']
 PZ_FEATURE = [PZ + 'model.cam_head.loss_re.re_level=feature'] + PZ_OS16
-PZ_CAM = [PZ + 'model.cam_head.loss_re.re_level=cam'] + PZ_OS16
+PZ_CAM = PZ_RE_CAM + PZ_OS16
 # RS round 1 also pins EP's PAMR to the VOC dilations it ran with (inert in
 # RS: the EPM phase never starts), so its work dirs stay the same runs
 RS_EP_VOC = ['rs:model.edge_predict.pamr.dilations=(1,2,4,8,12,24)']
@@ -105,8 +106,7 @@ SETTINGS = [
     ('puzzlecam', 'pz_re_cam', _run('puzzlecam', PZ_CAM)),
     # round 2: from re_level='cam'
     ('puzzlecam', 'pz_crop224', _run('puzzlecam', PZ_CAM, '--crop', '224')),
-    ('puzzlecam', 'pz_os8',
-     _run('puzzlecam', [PZ + 'model.cam_head.loss_re.re_level=cam'] + PZ_OS8)),
+    ('puzzlecam', 'pz_os8', _run('puzzlecam', PZ_RE_CAM + PZ_OS8)),
     # round 1: from the VOC recipe
     ('rs', 'rs_default', _run('rs', RS_PAMR_VOC)),
     ('rs', 'rs_pamr1248', _run('rs', RS_PAMR_1248 + RS_EP_VOC)),
