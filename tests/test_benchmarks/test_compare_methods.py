@@ -55,6 +55,13 @@ def test_rsepm_config_classes_crop_and_scaled_phases(tmp_path):
     assert cfg.train_cfg.max_iters == 100
     assert cfg.train_cfg.val_interval == 101
     assert cfg.param_scheduler[0].end == 101
+    # checkpoints every 100 // 3 its; a 1,200-it run every 100, not 400
+    assert cfg.default_hooks.checkpoint.interval == 33
+    long = Config.fromfile(
+        mod.make_config(
+            str(tmp_path / 'configs' / 'cam.py'), mod.METHODS['cam'],
+            _args(tmp_path), 1200))
+    assert long.default_hooks.checkpoint.interval == 100
     hook = [h for h in cfg.custom_hooks if h.type == 'RSEPMPhaseHook'][0]
     # the 5 / 15 / 20 schedule epochs of the config scaled to 100 its
     assert (hook.rs_start_epoch, hook.epm_start_epoch, hook.max_epochs,
