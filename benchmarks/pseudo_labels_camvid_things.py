@@ -26,13 +26,15 @@ Usage::
         [--cam-checkpoint work_dirs/bench_cam_camvid/iter_1200.pth]
         [--work-dir work_dirs/pipeline_camvid] [--subset N]
         [--boundary-iters N] [--seg-iters N] [--tta] [--smoke]
-        [--rw=--exp-times=4 ...] [--ignore-margin M] [--tag NAME]
+        [--rw=--exp-times=4 ...] [--export=--crf=none ...]
+        [--ignore-margin M] [--tag NAME]
         [--seg-curve M] [--until rw|pseudo_labels|seg]
 
 A sweep of the random walk / pseudo labels (issue 16) reuses the CAMs and
 the boundary net of the work dir: one ``--tag`` per setting, its RW maps,
 PNGs and seg stage in ``rw_train_<tag>/``, ``pseudo_labels_<tag>/``,
-``seg_<tag>/``; ``--seg-curve M`` tests every M-th seg checkpoint (the
+``seg_<tag>/`` (a tag without ``--rw`` reuses the default RW maps);
+``--seg-curve M`` tests every M-th seg checkpoint (the
 curve of the schedule); ``--until rw`` (or ``pseudo_labels``) stops after
 that stage, so the settings are screened on the train GT and only the
 winner trains a seg stage. Every PNG evaluation counts a 255 pixel as a
@@ -108,6 +110,14 @@ def parse_args():
         help='random-walk settings passed to tools/pseudo_labels/'
         'random_walk.py, e.g. --rw=--exp-times=4 --rw=--beta=8 (a sweep: '
         'one --tag per setting)')
+    parser.add_argument(
+        '--export',
+        nargs='+',
+        default=[],
+        metavar='ARG',
+        help='pseudo-label export settings passed to tools/pseudo_labels/'
+        'export_pseudo_labels.py, e.g. --export=--crf=none (a setting '
+        'without --rw reuses the RW maps of the work dir)')
     parser.add_argument(
         '--ignore-margin',
         type=float,
@@ -278,13 +288,16 @@ def main() -> int:
     t = time.time()
     step('4. random walk + sweep on train GT (0.05..0.95)')
     tag = f'_{args.tag}' if args.tag else ''
-    rw = osp.join(wd, f'rw_train{tag}')
+    # RW maps depend on the RW settings only: a tag without --rw (an
+    # export setting) reuses the default RW maps
+    rw_tag = tag if args.rw else ''
+    rw = osp.join(wd, f'rw_train{rw_tag}')
     run_tool([
         'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
         *data, '--cam-dir', cams, '--out-dir', rw, '--batch-size', '4'
     ] + list(args.rw) + w + logs)
     res['rw'] = _eval(run_tool, args, train,
-                      osp.join(wd, f'eval_rw{tag}.json'), [
+                      osp.join(wd, f'eval_rw{rw_tag}.json'), [
                           '--cam-dir', rw, '--field', 'rw', '--thr-start',
                           '0.05', '--thr-end', '0.95'
                       ])
@@ -296,15 +309,16 @@ def main() -> int:
         return _report(args, res, sec, t0)
 
     t = time.time()
-    step(f'5. pseudo labels (bg {args.rw_bg_th} + label-CRF 1 it, '
-         f'ignore margin {args.ignore_margin}) + eval (255 = miss)')
+    step(f'5. pseudo labels (bg {args.rw_bg_th}, label-CRF 1 it unless '
+         f'{args.export}, ignore margin {args.ignore_margin}) + eval '
+         '(255 = miss)')
     pl = osp.join(wd, f'pseudo_labels{tag}')
     run_tool([
         'tools/pseudo_labels/export_pseudo_labels.py', *data, '--map-dir', rw,
         '--out-dir', pl, '--bg-th',
         str(args.rw_bg_th), '--ignore-margin',
         str(args.ignore_margin)
-    ] + w)
+    ] + list(args.export) + w)
     res['pseudo_labels'] = _eval(run_tool, args, train,
                                  osp.join(wd, f'eval_pseudo_labels{tag}.json'),
                                  ['--png-dir', pl])
@@ -407,9 +421,9 @@ def _report(args, res, sec, t0) -> int:
                         for it, m in res['seg_curve'].items()))
     if args.until != 'seg':
         print(f'stopped after the {args.until} stage (--until)')
-    if args.tag or args.rw or args.ignore_margin:
-        print(f'setting {args.tag!r}: rw {args.rw}, ignore margin '
-              f'{args.ignore_margin}')
+    if args.tag or args.rw or args.export or args.ignore_margin:
+        print(f'setting {args.tag!r}: rw {args.rw}, export {args.export}, '
+              f'ignore margin {args.ignore_margin}')
     print('seconds: ' + ', '.join(f'{k} {v:.0f}' for k, v in sec.items()) +
           f', total {time.time() - t0:.0f}')
     summary = dict(results=res, seconds=sec, args=vars(args))

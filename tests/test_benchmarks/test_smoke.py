@@ -114,10 +114,13 @@ def test_smoke(name, tmp_path):
 def test_pseudo_labels_until_stops_after_the_stage(tmp_path):
     """``--until rw`` ends after the RW sweep (no PNGs, no seg stage);
     ``--until pseudo_labels`` in the same work dir reuses the CAMs, the
-    boundary net and the RW maps and ends after the PNGs."""
+    boundary net and the RW maps and ends after the PNGs; a tag without
+    ``--rw`` (an export setting) makes the default RW maps once and reuses
+    them."""
     script = osp.join('benchmarks', 'pseudo_labels_camvid_things.py')
     base = [sys.executable, script, '--smoke', '--work-dir', str(tmp_path)]
-    out = _run(base + ['--tag', 'a', '--until', 'rw'])
+    rw_a = ['--tag', 'a', '--rw=--exp-times=2']
+    out = _run(base + rw_a + ['--until', 'rw'])
     assert re.search(r'\+RW  \(train GT, sweep best\) : mIoU \d', out)
     assert 'PNGs (train GT)' not in out and 'seg_test' not in out
     assert 'stopped after the rw stage (--until)' in out
@@ -132,7 +135,7 @@ def test_pseudo_labels_until_stops_after_the_stage(tmp_path):
         glob.glob(str(tmp_path / 'rw_train_a' / '*'))
     }
     assert kept
-    out = _run(base + ['--tag', 'a', '--until', 'pseudo_labels'])
+    out = _run(base + rw_a + ['--until', 'pseudo_labels'])
     assert re.search(r'PNGs \(train GT\) +: mIoU \d.*255 share', out)
     assert 'seg_test' not in out
     made = set(os.listdir(tmp_path))
@@ -141,3 +144,20 @@ def test_pseudo_labels_until_stops_after_the_stage(tmp_path):
     with open(tmp_path / 'summary_a.json') as f:
         assert sorted(
             json.load(f)['results']) == ['cam', 'pseudo_labels', 'rw']
+    # export settings: the RW maps of no --rw, made by the first of them
+    out = _run(
+        base +
+        ['--tag', 'b', '--export=--crf=none', '--until', 'pseudo_labels'])
+    assert "export ['--crf=none']" in out, out[-2000:]
+    made = set(os.listdir(tmp_path))
+    assert {'rw_train', 'pseudo_labels_b'} <= made, made
+    assert 'rw_train_b' not in made, made
+    rw = {
+        p: os.stat(p).st_mtime_ns
+        for p in glob.glob(str(tmp_path / 'rw_train' / '*'))
+    }
+    assert rw
+    _run(base + ['--tag', 'c', '--until', 'pseudo_labels'])
+    made = set(os.listdir(tmp_path))
+    assert 'pseudo_labels_c' in made and 'rw_train_c' not in made, made
+    assert {p: os.stat(p).st_mtime_ns for p in rw} == rw
