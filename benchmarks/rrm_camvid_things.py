@@ -160,8 +160,7 @@ def _energy_time(model, batch, repeats=3):
     rgb = x * model.data_preprocessor.std.view(1, -1, 1, 1) + \
         model.data_preprocessor.mean.view(1, -1, 1, 1)
     B, _, H, W = x.shape
-    logits = torch.randn(
-        B, model.num_classes, H, W, requires_grad=True)
+    logits = torch.randn(B, model.num_classes, H, W, requires_grad=True)
     label = torch.full((B, H, W), 255, dtype=torch.long)
     times = []
     for _ in range(repeats):
@@ -239,10 +238,7 @@ def step_time(args):
     energy = _energy_time(rrm, batch)
     mining_s = statistics.median(mining)
     rest = med['rrm'] - mining_s - (energy or 0.0)
-    throughput = {
-        str(w): _mining_throughput(rrm, batch, w)
-        for w in (1, 2)
-    }
+    throughput = {str(w): _mining_throughput(rrm, batch, w) for w in (1, 2)}
     rrm.mining.close()
     head = rrm.decode_head
     res = dict(
@@ -280,7 +276,7 @@ def _evaluate(args, ckpt, opts, variant):
 
     from mmwsss.utils.fileio import atomic_save_json
     from tools.cam_pipeline import step
-    from tools.cli_helpers import run_test, strict_checkpoint
+    from tools.cli_helpers import cfg_options, run_test, strict_checkpoint
     out = osp.join(args.work_dir, f'test_{variant}.json')
     if osp.isfile(out):
         step(f'test ({variant}): done already ({out})')
@@ -288,7 +284,7 @@ def _evaluate(args, ckpt, opts, variant):
             return json.load(f)
     step(f'test split, segmentation branch ({variant})')
     cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(_options_dict(opts))
+    cfg.merge_from_dict(cfg_options(opts) or {})
     if variant == 'crf':
         cfg.model.test_cfg.crf = dict(type='DenseCRF', preset='rrm_test')
     cfg.test_dataloader.num_workers = args.workers
@@ -301,16 +297,6 @@ def _evaluate(args, ckpt, opts, variant):
     metrics['seconds'] = time.time() - t
     atomic_save_json(out, metrics)
     return metrics
-
-
-def _options_dict(opts):
-    """``key=value`` strings as the dict ``--cfg-options`` gives."""
-    import argparse as ap
-
-    from mmengine.config import DictAction
-    ns = ap.Namespace()
-    DictAction(option_strings=['--cfg-options'], dest='o')(None, ns, opts)
-    return ns.o
 
 
 def train_and_eval(args):
