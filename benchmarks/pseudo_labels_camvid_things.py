@@ -105,6 +105,7 @@ def parse_args():
     parser.add_argument(
         '--rw',
         nargs='+',
+        action='extend',
         default=[],
         metavar='ARG',
         help='random-walk settings passed to tools/pseudo_labels/'
@@ -113,6 +114,7 @@ def parse_args():
     parser.add_argument(
         '--export',
         nargs='+',
+        action='extend',
         default=[],
         metavar='ARG',
         help='pseudo-label export settings passed to tools/pseudo_labels/'

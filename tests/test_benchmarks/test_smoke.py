@@ -119,8 +119,12 @@ def test_pseudo_labels_until_stops_after_the_stage(tmp_path):
     them."""
     script = osp.join('benchmarks', 'pseudo_labels_camvid_things.py')
     base = [sys.executable, script, '--smoke', '--work-dir', str(tmp_path)]
-    rw_a = ['--tag', 'a', '--rw=--exp-times=2']
+    rw_a = ['--tag', 'a', '--rw=--exp-times=2', '--rw=--beta=7']
     out = _run(base + rw_a + ['--until', 'rw'])
+    # both --rw settings reach the random walk (its manifest)
+    with open(tmp_path / 'rw_train_a' / 'manifest.json') as f:
+        refiner = json.load(f)['options']['model']['refiner']
+    assert refiner == {'exp_times': 2, 'beta': 7.0}, refiner
     assert re.search(r'\+RW  \(train GT, sweep best\) : mIoU \d', out)
     assert 'PNGs (train GT)' not in out and 'seg_test' not in out
     assert 'stopped after the rw stage (--until)' in out

@@ -137,8 +137,8 @@ def test_boundary_config(path):
     tc = cfg.model.test_cfg
     # official: 2**8 steps at beta 10 for VOC-sized maps; the synthetic
     # config scales the step count with the stride-4 map area (28x28),
-    # camvid uses the winner of its train-GT sweep (16 steps, beta 20)
-    expected = {'synthetic': (4, 10.0), 'camvid': (4, 20.0)}
+    # camvid 60x45 (6) with the beta of its train-GT sweep (20)
+    expected = {'synthetic': (4, 10.0), 'camvid': (6, 20.0)}
     name = osp.basename(path)
     exp = next((v for k, v in expected.items() if k in name), (8, 10.0))
     assert tc.rw_radius == 5
