@@ -18,14 +18,17 @@ same command after an interruption):
    (``tools/cam/eval_cams.py --png-dir``);
 6. segmentation stage (DeepLabV3+ EfficientNet-Lite0, configs/seg/) trained
    on the pseudo labels; mIoU on ``test`` with ``tools/test.py``
-   (single scale; ``--tta`` adds multi-scale x flip + softmax-CRF).
+   (single scale; ``--tta`` adds multi-scale x flip + softmax-CRF;
+   ``--gt-labels`` adds that test keeping only the classes of the GT image
+   labels, the labels the CAM baseline's test uses: a diagnostic).
 
 Usage::
 
     python benchmarks/pseudo_labels_camvid_things.py
         [--cam-checkpoint work_dirs/bench_cam_camvid/iter_1200.pth]
         [--work-dir work_dirs/pipeline_camvid] [--subset N]
-        [--boundary-iters N] [--seg-iters N] [--tta] [--smoke]
+        [--boundary-iters N] [--seg-iters N] [--tta] [--gt-labels]
+        [--smoke]
         [--rw=--exp-times=4 ...] [--export=--crf=none ...]
         [--ignore-margin M] [--tag NAME]
         [--seg-curve M] [--until rw|pseudo_labels|seg]
@@ -150,6 +153,13 @@ def parse_args():
         '--tta',
         action='store_true',
         help='also test with multi-scale x flip + CRF')
+    parser.add_argument(
+        '--gt-labels',
+        action='store_true',
+        help='also test with multi-scale x flip + CRF keeping only the '
+        'classes of the GT image labels (tta_model.use_gt_labels): a '
+        'diagnostic that scores the seg stage with the labels the CAM '
+        'baseline is scored with')
     _smoke.add_smoke_arg(parser)
     args = parser.parse_args()
     args.work_dir = _smoke.work_dir(
@@ -353,13 +363,17 @@ def main() -> int:
     sec['seg_train'] = time.time() - t
     t = time.time()
 
-    def seg_test(ckpt, name, tta=False):
+    def seg_test(ckpt, name, tta=False, gt_labels=False):
         """tools/test.py of a seg checkpoint on test (cached JSON)."""
         out = osp.join(wd, f'{name}.json')
         if not osp.isfile(out):
+            gt = [
+                'tta_model.use_gt_labels=True',
+                'test_dataloader.dataset.label_source=json'
+            ] if gt_labels else []
             run_tool([
                 'tools/test.py', args.seg_config, ckpt, '--work-dir',
-                osp.join(wd, name), '--cfg-options', *opts
+                osp.join(wd, name), '--cfg-options', *opts, *gt
             ] + (['--tta'] if tta else []))
             # the metrics of the last test run (mmengine writes a JSON)
             import glob
@@ -375,6 +389,9 @@ def main() -> int:
     for tta in ([False, True] if args.tta else [False]):
         name = 'seg_test_tta' if tta else 'seg_test'
         res[name] = seg_test(ckpt_s, name + tag, tta)
+    if args.gt_labels:
+        res['seg_test_tta_gt'] = seg_test(
+            ckpt_s, f'seg_test_tta_gt{tag}', tta=True, gt_labels=True)
     if args.seg_curve:
         last = int(osp.basename(ckpt_s)[len('iter_'):-len('.pth')])
         res['seg_curve'] = {
@@ -413,7 +430,7 @@ def _report(args, res, sec, t0) -> int:
         print(f'+dCRF PNGs (train GT)       : mIoU {pct(p["mIoU"])} %, FP '
               f'{p["FP"]:.3f} FN {p["FN"]:.3f} (bg {args.rw_bg_th}; 255 = '
               f'miss, 255 share {p.get("ignored") or 0:.4f})')
-    for name in ('seg_test', 'seg_test_tta'):
+    for name in ('seg_test', 'seg_test_tta', 'seg_test_tta_gt'):
         if name in res:
             print(f'{name:27} : mIoU {float(res[name]["mIoU"]):.2f} % '
                   f'(test split)')

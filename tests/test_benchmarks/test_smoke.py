@@ -41,15 +41,16 @@ CASES = {
         r'torch +time ~ N\^-?\d+\.\d+, memory ~ N\^'
     ]),
     'pseudo_labels_camvid_things': ([
-        '--tta', '--rw=--exp-times=4', '--ignore-margin', '0.05',
-        '--seg-curve', '1', '--tag', 'sweep'
+        '--tta', '--gt-labels', '--rw=--exp-times=4', '--ignore-margin',
+        '0.05', '--seg-curve', '1', '--tag', 'sweep'
     ], 'summary.json', [
         r'CAM  \(train GT, sweep best\) : mIoU \d',
         r'\+RW  \(train GT, sweep best\) : mIoU \d',
         r'\+dCRF PNGs \(train GT\) +: mIoU \d.*255 share 0\.\d{4}',
         r'seg stage curve \(test mIoU % by iteration\): 1 \d+\.\d+, 2 \d',
         r'seg_test +: mIoU \d+\.\d+ % \(test split\)',
-        r'seg_test_tta +: mIoU \d+\.\d+ % \(test split\)'
+        r'seg_test_tta +: mIoU \d+\.\d+ % \(test split\)',
+        r'seg_test_tta_gt +: mIoU \d+\.\d+ % \(test split\)'
     ]),
     'puzzlecam_camvid_things':
     (['--step-time', '--train'], 'cam_eval_test.json', [

@@ -103,3 +103,32 @@ def test_keep_th_drops_weak_classes_before_the_crf(tmp_path):
     assert all_cls.pred_sem_seg.data[0].tolist() == [[0, 1, 0], [0, 0, 1]]
     with pytest.raises(ValueError, match='keep_th'):
         _tta(keep_th=1.5)
+
+
+def test_use_gt_labels_keeps_the_labelled_classes(tmp_path):
+    # hand-set probabilities (bg, class 1, class 2) of a 2x3 image whose
+    # labels say class 2 only: the class-1 pixels go to the better of
+    # background / class 2, class 1 gets probability 0
+    probs = torch.tensor([
+        [[0.70, 0.20, 0.30], [0.10, 0.45, 0.25]],
+        [[0.20, 0.70, 0.60], [0.10, 0.40, 0.05]],
+        [[0.10, 0.10, 0.10], [0.80, 0.15, 0.70]],
+    ])
+    samples = _samples([probs.log()])
+    samples[0].gt_img_labels = torch.tensor([0.0, 1.0])
+    res = _tta(
+        merge='mean_softmax', use_gt_labels=True).merge_preds([samples])[0]
+    assert res.pred_sem_seg.data[0].tolist() == [[0, 0, 0], [2, 0, 2]]
+    assert torch.equal(res.seg_logits.data[1], torch.zeros(2, 3))
+    # with keep_th the labelled classes must also reach it: background
+    # peaks at 0.70, class 2 at 0.80, so 0.75 keeps class 2 alone
+    res = _tta(
+        merge='mean_softmax', use_gt_labels=True,
+        keep_th=0.75).merge_preds([samples])[0]
+    assert res.pred_sem_seg.data[0].tolist() == [[2, 2, 2], [2, 2, 2]]
+    # no labels / a label count that does not match the classes: one line
+    with pytest.raises(ValueError, match='label_source'):
+        _tta(use_gt_labels=True).merge_preds([_samples([probs.log()])])
+    samples[0].gt_img_labels = torch.tensor([1.0, 1.0, 0.0])
+    with pytest.raises(ValueError, match='3 image labels'):
+        _tta(use_gt_labels=True).merge_preds([samples])

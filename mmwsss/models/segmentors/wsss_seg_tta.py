@@ -41,6 +41,13 @@ class WSSSSegTTAModel(SegTTAModel):
     other classes get probability 0 in ``seg_logits`` [code]. If no class
     reaches it, the class with the highest probability is kept.
 
+    With ``use_gt_labels`` (a diagnostic, not a weakly-supervised test) only
+    the background and the classes of the image's labels
+    (``gt_img_labels``; the test dataset needs a ``label_source`` such as
+    ``'json'``) are kept, like the CAM tests with ``use_gt_labels``: the
+    seg stage scored with the image labels the CAM baseline is scored with,
+    so a gap between the two splits into "which classes" and "where".
+
     Used through ``tools/test.py --tta`` (``tta_model`` / ``tta_pipeline``
     of the config); a single-scale CRF-only test is a ``tta_pipeline`` with
     one scale and no flip.
@@ -52,6 +59,9 @@ class WSSSSegTTAModel(SegTTAModel):
         crf (dict, optional): Refiner config (:class:`DenseCRF`), or None.
         keep_th (float, optional): Keep only the classes with a merged
             probability >= ``keep_th`` (in [0, 1]). Defaults to None (all).
+        use_gt_labels (bool): Keep only the background and the classes of
+            ``gt_img_labels`` (class ``k`` of the labels is output channel
+            ``k + 1``). Defaults to False.
         data_preprocessor (dict, optional): See ``BaseTTAModel``.
     """
 
@@ -60,6 +70,7 @@ class WSSSSegTTAModel(SegTTAModel):
                  merge: str = 'logit_sum',
                  crf: Optional[ConfigType] = None,
                  keep_th: Optional[float] = None,
+                 use_gt_labels: bool = False,
                  data_preprocessor: Optional[ConfigType] = None) -> None:
         super().__init__(module=module, data_preprocessor=data_preprocessor)
         check_choices(merge=(merge, MERGE_MODES))
@@ -67,6 +78,7 @@ class WSSSSegTTAModel(SegTTAModel):
             raise ValueError(f'keep_th must be in [0, 1], got {keep_th}.')
         self.merge = merge
         self.keep_th = keep_th
+        self.use_gt_labels = bool(use_gt_labels)
         self.crf = MODELS.build(crf) if isinstance(crf, dict) else crf
 
     def _merge_probs(self, data_samples: SampleList) -> torch.Tensor:
@@ -89,20 +101,38 @@ class WSSSSegTTAModel(SegTTAModel):
         q = self.crf.refine_probs(image, probs.detach().cpu().numpy())
         return torch.from_numpy(np.ascontiguousarray(q)).to(probs.device)
 
-    def _classify(self, probs: torch.Tensor, img_path: str):
+    def _gt_keep(self, sample, num_channels: int) -> torch.Tensor:
+        """Background + the classes of ``sample.gt_img_labels``."""
+        labels = getattr(sample, 'gt_img_labels', None)
+        if labels is None:
+            raise ValueError(
+                f'use_gt_labels: {sample.img_path} has no gt_img_labels; '
+                f"set the test dataset's label_source (e.g. 'json').")
+        labels = torch.as_tensor(labels).flatten() > 0.5
+        if labels.numel() != num_channels - 1:
+            raise ValueError(
+                f'use_gt_labels: {sample.img_path} has {labels.numel()} '
+                f'image labels but the model outputs {num_channels} classes '
+                f'(background + {num_channels - 1} expected).')
+        return torch.cat([labels.new_ones(1), labels])
+
+    def _classify(self, probs: torch.Tensor, sample):
         """(probabilities or CRF marginals, argmax labels) of the kept
-        classes (all, without ``keep_th``)."""
-        keep = torch.ones(probs.shape[0], dtype=torch.bool,
-                          device=probs.device)
+        classes (all, without ``keep_th`` / ``use_gt_labels``)."""
+        keep = torch.ones(
+            probs.shape[0], dtype=torch.bool, device=probs.device)
+        if self.use_gt_labels:
+            keep = self._gt_keep(sample, probs.shape[0]).to(probs.device)
         if self.keep_th is not None:
             peak = probs.flatten(1).amax(dim=1)
-            keep = peak >= self.keep_th
-            if not bool(keep.any()):
-                keep[peak.argmax()] = True
+            strong = keep & (peak >= self.keep_th)
+            if not bool(strong.any()):
+                strong[torch.where(keep, peak, -1.0).argmax()] = True
+            keep = strong
         keys = keep.nonzero(as_tuple=True)[0]
         sub = probs[keys]
         if self.crf is not None:
-            sub = self._crf(sub, img_path)
+            sub = self._crf(sub, sample.img_path)
         full = torch.zeros_like(probs)
         full[keys] = sub.to(full)
         return full, keys[sub.argmax(dim=0)]
@@ -127,7 +157,7 @@ class WSSSSegTTAModel(SegTTAModel):
                     probs
                     > self.module.decode_head.threshold).to(probs).squeeze(0)
             else:
-                probs, pred = self._classify(probs, first.img_path)
+                probs, pred = self._classify(probs, first)
             out = data_samples[-1]
             out.set_data({
                 'seg_logits':
