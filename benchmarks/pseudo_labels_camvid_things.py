@@ -32,11 +32,15 @@ Usage::
         [--rw=--exp-times=4 ...] [--export=--crf=none ...]
         [--ignore-margin M] [--tag NAME]
         [--seg-curve M] [--until rw|pseudo_labels|seg]
+        [--seg-class-weight none|inv-sqrt] [--seg-tag NAME]
 
 A sweep of the random walk / pseudo labels (issue 16) reuses the CAMs and
 the boundary net of the work dir: one ``--tag`` per setting, its RW maps,
 PNGs and seg stage in ``rw_train_<tag>/``, ``pseudo_labels_<tag>/``,
 ``seg_<tag>/`` (a tag without ``--rw`` reuses the default RW maps);
+``--seg-tag S`` names a seg-stage setting on the pseudo labels of
+``--tag`` (``seg<tag>_S/``), e.g. ``--seg-class-weight inv-sqrt``
+(cross-entropy weights from the pseudo labels' class frequencies);
 ``--seg-curve M`` tests every M-th seg checkpoint (the
 curve of the schedule); ``--until rw`` (or ``pseudo_labels``) stops after
 that stage, so the settings are screened on the train GT and only the
@@ -148,6 +152,19 @@ def parse_args():
         help='last stage to run: rw (the RW sweep on train GT), '
         'pseudo_labels (+ the PNGs and their mIoU) or seg (all); a sweep '
         'screens on train GT and trains the seg stage for its winner only')
+    parser.add_argument(
+        '--seg-class-weight',
+        choices=('none', 'inv-sqrt'),
+        default='none',
+        help='class weights of the seg stage cross-entropy, from the class '
+        'frequencies p_c of the pseudo labels: inv-sqrt = p_c^-1/2 scaled so '
+        'that the pixel-weighted mean weight is 1 (sum_c p_c w_c = 1)')
+    parser.add_argument(
+        '--seg-tag',
+        default='',
+        help='suffix of the seg outputs only (a seg-stage setting on the '
+        'pseudo labels of --tag): seg<tag>_<seg-tag>/, seg_test<tag>_'
+        '<seg-tag>*.json')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument(
         '--tta',
@@ -216,6 +233,37 @@ def _eval(run_tool, args, split, out, extra):
     ] + extra)
     with open(out) as f:
         return json.load(f)
+
+
+def inv_sqrt_class_weights(counts) -> list:
+    """Cross-entropy class weights ``w_c = p_c^-1/2 / sum_k p_k^1/2`` from
+    per-class pixel counts (``p_c = n_c / sum n``), so that the
+    pixel-weighted mean weight ``sum_c p_c w_c`` is 1 (the loss keeps its
+    scale). A class without pixels gets weight 0 (no pixel uses it)."""
+    import numpy as np
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.sum() <= 0:
+        raise ValueError('class weights: the pseudo labels have no labelled '
+                         'pixel')
+    p = counts / counts.sum()
+    w = np.zeros_like(p)
+    w[p > 0] = p[p > 0]**-0.5 / np.sqrt(p).sum()
+    return [round(float(x), 4) for x in w]
+
+
+def class_counts(png_dir: str, num_classes: int):
+    """Pixels per class (0..num_classes-1) of the PNGs of ``png_dir``
+    (255 and other values are not counted)."""
+    import glob
+
+    import numpy as np
+    from PIL import Image
+    counts = np.zeros(num_classes, np.int64)
+    for path in sorted(glob.glob(osp.join(png_dir, '*.png'))):
+        label = np.asarray(Image.open(path)).ravel()
+        counts += np.bincount(
+            label[label < num_classes], minlength=num_classes)
+    return counts
 
 
 def _smoke_setup(args, run_tool, step):
@@ -349,6 +397,22 @@ def main() -> int:
         f'train_dataloader.dataset.mask_dir={pl}',
         f'test_dataloader.dataset.split={test}'
     ]
+    if args.seg_class_weight == 'inv-sqrt':
+        from mmengine.config import Config
+        num_classes = Config.fromfile(
+            args.seg_config).model.decode_head.num_classes
+        res['seg_class_weight'] = inv_sqrt_class_weights(
+            class_counts(pl, num_classes))
+        print(f'seg class weights (inv-sqrt of the pseudo-label '
+              f'frequencies): {res["seg_class_weight"]}')
+        opts_train = [
+            'model.decode_head.loss_decode.class_weight=' +
+            str(res['seg_class_weight']).replace(' ', '')
+        ]
+    else:
+        opts_train = []
+    # the seg outputs of a seg-stage setting (--seg-tag)
+    tag = tag + (f'_{args.seg_tag}' if args.seg_tag else '')
     seg_wd = osp.join(wd, f'seg{tag}')
     # no val loop (camvid val is one short clip; the test split is the
     # benchmark, evaluated below)
@@ -357,7 +421,8 @@ def main() -> int:
         args.seg_config,
         seg_wd,
         args.seg_iters,
-        opts + ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'] +
+        opts + opts_train +
+        ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'] +
         smoke_train,
         every=args.seg_curve)
     sec['seg_train'] = time.time() - t
@@ -443,13 +508,17 @@ def _report(args, res, sec, t0) -> int:
     if args.tag or args.rw or args.export or args.ignore_margin:
         print(f'setting {args.tag!r}: rw {args.rw}, export {args.export}, '
               f'ignore margin {args.ignore_margin}')
+    if args.seg_tag or args.seg_class_weight != 'none':
+        print(f'seg setting {args.seg_tag!r}: class weight '
+              f'{args.seg_class_weight} {res.get("seg_class_weight", "")}')
     print('seconds: ' + ', '.join(f'{k} {v:.0f}' for k, v in sec.items()) +
           f', total {time.time() - t0:.0f}')
     summary = dict(results=res, seconds=sec, args=vars(args))
     atomic_save_json(osp.join(args.work_dir, 'summary.json'), summary)
-    if args.tag:
+    name = '_'.join(t for t in (args.tag, args.seg_tag) if t)
+    if name:
         atomic_save_json(
-            osp.join(args.work_dir, f'summary_{args.tag}.json'), summary)
+            osp.join(args.work_dir, f'summary_{name}.json'), summary)
     return 0
 
 

@@ -27,6 +27,13 @@ Every upstream breakage that mmwsss works around is handled here, once:
   ``np.uint8(hue_factor * 255)``, which raises ``OverflowError`` for a negative
   hue factor under numpy >= 2 (numpy 1 wrapped it modulo 256).
   :func:`patch_adjust_hue` replaces it with the same modulo-256 hue rotation.
+* mmseg 1.2.2 ``CrossEntropyLoss`` with ``class_weight`` indexes the class
+  weights with the label map to compute the average factor, so any ignored
+  pixel (255: crop padding, pseudo-label holes) raises ``IndexError``
+  (open-mmlab/mmsegmentation#3734, #3831):
+  :func:`patch_weighted_cross_entropy` replaces its ``cross_entropy`` with one
+  that gives ignored pixels weight 0 (the mean is PyTorch's weighted mean,
+  ``sum_i w_{y_i} l_i / sum_i w_{y_i}`` over the non-ignored pixels).
 * torch DataLoader workers outlive a parent killed with ``kill -9`` (a
   worker stuck in ``__getitem__``, or deadlocked at exit on a full result
   pipe): :func:`patch_dataloader_workers` makes each worker die with its
@@ -45,7 +52,8 @@ __all__ = [
     'MissingMMCVOpError', 'has_real_mmcv_ext', 'install_mmcv_ext_shim',
     'patch_checkpoint_loading', 'init_cpu_distributed',
     'destroy_cpu_distributed', 'cpu_ddp_wrapper_cfg', 'patch_adjust_hue',
-    'hue_rotation', 'patch_dataloader_workers', 'apply_all'
+    'hue_rotation', 'patch_weighted_cross_entropy', 'patch_dataloader_workers',
+    'apply_all'
 ]
 
 FULL_MMCV_HINT = (
@@ -147,9 +155,11 @@ def init_cpu_distributed(launcher: str,
         kwargs['timeout'] = datetime.timedelta(seconds=timeout_s)
     dist.init_process_group(backend=backend, init_method='env://', **kwargs)
     if dist.get_rank() == 0:
-        print(f'[mmwsss] CUDA not available: initialised a {backend} process '
-              f'group for CPU distributed training, world size '
-              f'{dist.get_world_size()}', flush=True)
+        print(
+            f'[mmwsss] CUDA not available: initialised a {backend} process '
+            f'group for CPU distributed training, world size '
+            f'{dist.get_world_size()}',
+            flush=True)
     return True
 
 
@@ -244,6 +254,66 @@ def patch_adjust_hue() -> bool:
     return True
 
 
+def _weighted_cross_entropy(pred,
+                            label,
+                            weight=None,
+                            class_weight=None,
+                            reduction='mean',
+                            avg_factor=None,
+                            ignore_index=-100,
+                            avg_non_ignore=False):
+    """mmseg's ``cross_entropy`` whose class-weighted mean skips the
+    ignored pixels (weight 0) instead of indexing ``class_weight`` with
+    them; every other case computes what mmseg computes."""
+    import torch.nn.functional as F
+    from mmseg.models.losses.utils import weight_reduce_loss
+    loss = F.cross_entropy(
+        pred,
+        label,
+        weight=class_weight,
+        reduction='none',
+        ignore_index=ignore_index)
+    if avg_factor is None and reduction == 'mean':
+        valid = label != ignore_index
+        if class_weight is None:
+            avg_factor = (
+                valid.sum().item() if avg_non_ignore else label.numel())
+        else:
+            safe = torch.where(valid, label, torch.zeros_like(label))
+            avg_factor = (class_weight.to(pred.device)[safe] * valid).sum()
+    if weight is not None:
+        weight = weight.float()
+    return weight_reduce_loss(
+        loss, weight=weight, reduction=reduction, avg_factor=avg_factor)
+
+
+def patch_weighted_cross_entropy() -> bool:
+    """Replace mmseg's ``cross_entropy`` (used by ``CrossEntropyLoss``
+    built afterwards) when the installed one fails on an ignored pixel with
+    ``class_weight``. Returns True when patched."""
+    try:
+        import mmseg.models.losses as losses
+        import mmseg.models.losses.cross_entropy_loss as ce
+    except ImportError:
+        return False
+    if getattr(ce.cross_entropy, '_mmwsss_patched', False):
+        return True
+    try:
+        ce.cross_entropy(
+            torch.zeros(1, 2, 1, 2),
+            torch.tensor([[[0, 255]]]),
+            class_weight=torch.ones(2),
+            ignore_index=255,
+            avg_non_ignore=True)
+        return False  # a fixed mmseg
+    except IndexError:
+        pass
+    _weighted_cross_entropy._mmwsss_patched = True
+    for mod in (ce, losses):
+        mod.cross_entropy = _weighted_cross_entropy
+    return True
+
+
 def patch_dataloader_workers() -> bool:
     """Tie every torch DataLoader worker of this process to its parent: it
     is killed within about a second of the parent's death (SIGKILL by the
@@ -259,8 +329,10 @@ def patch_dataloader_workers() -> bool:
 
 def apply_all() -> None:
     """Apply the import-time fixes (mmcv shim, checkpoint loading, hue,
-    DataLoader workers that die with their parent)."""
+    class-weighted cross-entropy, DataLoader workers that die with their
+    parent)."""
     install_mmcv_ext_shim()
     patch_checkpoint_loading()
     patch_adjust_hue()
+    patch_weighted_cross_entropy()
     patch_dataloader_workers()

@@ -166,3 +166,36 @@ def test_pseudo_labels_until_stops_after_the_stage(tmp_path):
     made = set(os.listdir(tmp_path))
     assert 'pseudo_labels_c' in made and 'rw_train_c' not in made, made
     assert {p: os.stat(p).st_mtime_ns for p in rw} == rw
+
+
+def test_pseudo_labels_seg_tag_class_weights(tmp_path):
+    """``--seg-tag cw --seg-class-weight inv-sqrt`` trains a seg stage of
+    its own (``seg_<tag>_cw/``) on the pseudo labels of ``--tag`` with the
+    cross-entropy weights computed from those PNGs (in its dumped config)."""
+    script = osp.join('benchmarks', 'pseudo_labels_camvid_things.py')
+    out = _run([
+        sys.executable, script, '--smoke', '--work-dir',
+        str(tmp_path), '--tag', 'a', '--seg-tag', 'cw', '--seg-class-weight',
+        'inv-sqrt'
+    ])
+    m = re.search(r'seg class weights \(inv-sqrt.*\): (\[.*\])', out)
+    assert m, out[-2000:]
+    weights = json.loads(m.group(1))
+    made = set(os.listdir(tmp_path))
+    assert {'seg_a_cw', 'pseudo_labels_a'} <= made and 'seg_a' not in made
+    assert re.search(r'seg_test +: mIoU \d', out)
+    import numpy as np
+    from mmengine.config import Config
+    from PIL import Image
+    counts = np.zeros(len(weights))
+    for path in glob.glob(str(tmp_path / 'pseudo_labels_a' / '*.png')):
+        label = np.asarray(Image.open(path))
+        counts += [(label == c).sum() for c in range(len(weights))]
+    p = counts / counts.sum()
+    # every labelled class: w_c = p_c^-1/2 / sum_k p_k^1/2
+    ref = [x**-0.5 / (p**0.5).sum() if x > 0 else 0.0 for x in p]
+    assert weights == pytest.approx(ref, abs=1e-4)
+    cfg = Config.fromfile(glob.glob(str(tmp_path / 'seg_a_cw' / '*.py'))[0])
+    assert cfg.model.decode_head.loss_decode.class_weight == weights
+    with open(tmp_path / 'summary_a_cw.json') as f:
+        assert json.load(f)['results']['seg_class_weight'] == weights

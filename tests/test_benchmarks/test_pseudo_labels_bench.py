@@ -1,0 +1,42 @@
+"""benchmarks/pseudo_labels_camvid_things.py: the seg-stage class weights
+(``--seg-class-weight inv-sqrt``) from hand-worked pixel counts. The
+end-to-end run is the smoke case of test_smoke.py."""
+import importlib.util
+import os.path as osp
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _module():
+    path = osp.join(ROOT, 'benchmarks', 'pseudo_labels_camvid_things.py')
+    spec = importlib.util.spec_from_file_location('_pl_bench', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_inv_sqrt_class_weights_by_hand():
+    mod = _module()
+    # p = .81 / .09 / .09 / .01 / 0: sqrt p = .9 / .3 / .3 / .1, sum 1.6;
+    # w = (1 / sqrt p) / 1.6; a class without pixels gets 0
+    w = mod.inv_sqrt_class_weights([81, 9, 9, 1, 0])
+    np.testing.assert_allclose(
+        w, [1 / .9 / 1.6, 2.0833, 2.0833, 6.25, 0.0], atol=1e-4)
+    # the pixel-weighted mean weight is 1
+    assert abs(.81 * w[0] + .09 * w[1] + .09 * w[2] + .01 * w[3] - 1) < 1e-3
+    with pytest.raises(ValueError, match='no labelled pixel'):
+        mod.inv_sqrt_class_weights([0, 0])
+
+
+def test_class_counts_skip_255(tmp_path):
+    mod = _module()
+    Image.fromarray(np.array([[0, 0, 1], [255, 2, 2]],
+                             np.uint8)).save(tmp_path / 'a.png')
+    Image.fromarray(np.array([[2, 7], [255, 0]],
+                             np.uint8)).save(tmp_path / 'b.png')
+    # class 7 is outside num_classes 3: not counted, like 255
+    assert mod.class_counts(str(tmp_path), 3).tolist() == [3, 1, 3]
