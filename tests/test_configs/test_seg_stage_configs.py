@@ -137,12 +137,12 @@ def test_boundary_config(path):
     tc = cfg.model.test_cfg
     # official: 2**8 steps at beta 10 for VOC-sized maps; the synthetic
     # config scales the step count with the stride-4 map area (28x28),
-    # camvid 60x45 (6) with the beta of its train-GT sweep (20)
-    expected = {'synthetic': (4, 10.0), 'camvid': (6, 20.0)}
+    # camvid 60x45 (6) with the beta and radius of its train-GT sweep
+    # (20, 8)
+    expected = {'synthetic': (4, 10.0, 5), 'camvid': (6, 20.0, 8)}
     name = osp.basename(path)
-    exp = next((v for k, v in expected.items() if k in name), (8, 10.0))
-    assert tc.rw_radius == 5
-    assert (tc.rw_exp_times, tc.rw_beta) == exp
+    exp = next((v for k, v in expected.items() if k in name), (8, 10.0, 5))
+    assert (tc.rw_exp_times, tc.rw_beta, tc.rw_radius) == exp
 
     model_cfg = strip_pretrained(cfg.model)
     if not _first_time(model_cfg):
