@@ -1,14 +1,16 @@
 """Running the repository's tools, for the tests: in a subprocess
 (:func:`run_repo`) or in process as the command line would
-(:func:`tool_error`)."""
+(:func:`tool_error`); a benchmark script as a module
+(:func:`load_benchmark`)."""
 import contextlib
+import importlib.util
 import io
 import os
 import os.path as osp
 import subprocess
 from typing import Callable, Dict, Optional, Sequence
 
-__all__ = ['ROOT', 'run_repo', 'tool_error']
+__all__ = ['ROOT', 'run_repo', 'tool_error', 'load_benchmark']
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -36,12 +38,16 @@ def run_repo(cmd: Sequence[str],
     Returns:
         str: stdout + stderr.
     """
-    env = dict(env or os.environ, PYTHONPATH=ROOT,
-               OMP_NUM_THREADS=str(threads))
+    env = dict(
+        env or os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS=str(threads))
     for key in drop_env:
         env.pop(key, None)
     res = subprocess.run(
-        list(cmd), cwd=cwd, env=env, capture_output=True, text=True,
+        list(cmd),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=timeout)
     out = res.stdout + res.stderr
     assert (res.returncode == 0) == ok, out[-6000:]
@@ -60,3 +66,13 @@ def tool_error(main: Callable, argv: Sequence[str]) -> str:
     assert code == 2, (code, err.getvalue()[-3000:])
     assert lines and lines[-1].startswith('error: '), err.getvalue()[-3000:]
     return lines[-1]
+
+
+def load_benchmark(name: str):
+    """``benchmarks/<name>.py`` imported as a module (the folder is not a
+    package on the tests' path)."""
+    path = osp.join(ROOT, 'benchmarks', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'_bench_{name}', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

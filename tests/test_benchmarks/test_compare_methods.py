@@ -3,22 +3,15 @@ crop, scale, schedule scaled to the budget, options) and the one-line
 errors for a dataset that does not fit. The end-to-end run is the smoke
 case of test_smoke.py."""
 import argparse
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_commands import load_benchmark
 
 
 def _module():
-    path = osp.join(ROOT, 'benchmarks', 'compare_methods.py')
-    spec = importlib.util.spec_from_file_location('_compare', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark('compare_methods')
 
 
 def _args(tmp_path, **kw):
@@ -113,10 +106,7 @@ def test_every_ablation_setting_builds(tmp_path):
     option values (scaled to the run)."""
     from mmseg.registry import MODELS
     mod = _module()
-    path = osp.join(ROOT, 'benchmarks', 'ablate_camvid_things.py')
-    spec = importlib.util.spec_from_file_location('_ablate', path)
-    ablate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ablate)
+    ablate = load_benchmark('ablate_camvid_things')
     seen = {}
     for _, name, extra in ablate.SETTINGS:
         argv = ablate.command(

@@ -1,22 +1,14 @@
 """benchmarks/pseudo_labels_camvid_things.py: the seg-stage class weights
 (``--seg-class-weight inv-sqrt``) from hand-worked pixel counts. The
 end-to-end run is the smoke case of test_smoke.py."""
-import importlib.util
-import os.path as osp
-
 import numpy as np
 import pytest
 from PIL import Image
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from repo_commands import load_benchmark
 
 
 def _module():
-    path = osp.join(ROOT, 'benchmarks', 'pseudo_labels_camvid_things.py')
-    spec = importlib.util.spec_from_file_location('_pl_bench', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark('pseudo_labels_camvid_things')
 
 
 def test_inv_sqrt_class_weights_by_hand():
