@@ -257,10 +257,11 @@ def class_counts(png_dir: str, num_classes: int):
     import glob
 
     import numpy as np
-    from PIL import Image
+
+    from mmwsss.utils.fileio import read_label_png
     counts = np.zeros(num_classes, np.int64)
     for path in sorted(glob.glob(osp.join(png_dir, '*.png'))):
-        label = np.asarray(Image.open(path)).ravel()
+        label = read_label_png(path, 'pseudo label').ravel()
         counts += np.bincount(
             label[label < num_classes], minlength=num_classes)
     return counts

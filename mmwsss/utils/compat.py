@@ -155,11 +155,9 @@ def init_cpu_distributed(launcher: str,
         kwargs['timeout'] = datetime.timedelta(seconds=timeout_s)
     dist.init_process_group(backend=backend, init_method='env://', **kwargs)
     if dist.get_rank() == 0:
-        print(
-            f'[mmwsss] CUDA not available: initialised a {backend} process '
-            f'group for CPU distributed training, world size '
-            f'{dist.get_world_size()}',
-            flush=True)
+        print(f'[mmwsss] CUDA not available: initialised a {backend} process '
+              f'group for CPU distributed training, world size '
+              f'{dist.get_world_size()}', flush=True)
     return True
 
 
