@@ -7,6 +7,9 @@ same command after an interruption):
 
 1. multi-scale x flip CAMs of the ``train`` split with the CAM baseline
    checkpoint (``tools/cam/infer_cams.py``); CAM sweep mIoU on train GT;
+   with ``--maps seeds``: the RS+EPM seeds of an RS / RS+EPM checkpoint
+   instead (``tools/rsepm/infer_seeds.py``, the paper's multi-stage
+   extension: seeds -> random walk -> segmentation);
 2. affinity labels (``tools/pseudo_labels/make_affinity_labels.py``);
 3. boundary network training (``tools/train.py``, configs/boundary/);
 4. random walk (``tools/pseudo_labels/random_walk.py``); RW sweep mIoU on
@@ -33,6 +36,7 @@ Usage::
         [--ignore-margin M] [--tag NAME]
         [--seg-curve M] [--until rw|pseudo_labels|seg]
         [--seg-class-weight none|inv-sqrt] [--seg-tag NAME]
+        [--maps seeds --cam-config RSEPM_CONFIG --cam-checkpoint CKPT]
 
 A sweep of the random walk / pseudo labels (issue 16) reuses the CAMs and
 the boundary net of the work dir: one ``--tag`` per setting, its RW maps,
@@ -68,6 +72,14 @@ sys.path.insert(0, ROOT)
 CAM_CONFIG = osp.join(
     ROOT, 'configs', 'cam',
     'cam_effnet-lite0_1xb16-1200it_camvid-things-176x176.py')
+SEED_CONFIG = osp.join(
+    ROOT, 'configs', 'rsepm',
+    'rsepm_effnet-lite0_1xb16-1200it_camvid-things-176x176.py')
+#: --maps -> (the export tool of stage 1, its output folder in the work dir)
+MAPS = {
+    'cams': ('tools/cam/infer_cams.py', 'cams_train'),
+    'seeds': ('tools/rsepm/infer_seeds.py', 'seeds_train'),
+}
 BOUNDARY_CONFIG = osp.join(
     ROOT, 'configs', 'boundary',
     'boundary_effnet-lite0_1xb16-600it_camvid-things-176x176.py')
@@ -91,7 +103,19 @@ def parse_args():
         default=None,
         help='default: work_dirs/bench_cam_camvid/iter_1200.pth (with '
         '--smoke: a CAM baseline trained in the work dir)')
-    parser.add_argument('--cam-config', default=CAM_CONFIG)
+    parser.add_argument(
+        '--cam-config',
+        default=None,
+        help='config of --cam-checkpoint (default: the camvid CAM baseline; '
+        'with --maps seeds the camvid RS+EPM config)')
+    parser.add_argument(
+        '--maps',
+        choices=sorted(MAPS),
+        default='cams',
+        help='what the random walk starts from: cams (a CAM model, '
+        'tools/cam/infer_cams.py) or seeds (the RS+EPM seeds of an RS / '
+        'RS+EPM checkpoint, tools/rsepm/infer_seeds.py); one work dir per '
+        'maps source')
     parser.add_argument('--boundary-config', default=BOUNDARY_CONFIG)
     parser.add_argument('--seg-config', default=SEG_CONFIG)
     parser.add_argument(
@@ -182,6 +206,8 @@ def parse_args():
     args.work_dir = _smoke.work_dir(
         'pseudo_labels_camvid_things', args.work_dir, args.smoke,
         osp.join(ROOT, 'work_dirs', 'pipeline_camvid'))
+    if args.cam_config is None:
+        args.cam_config = SEED_CONFIG if args.maps == 'seeds' else CAM_CONFIG
     if not args.smoke and args.cam_checkpoint is None:
         args.cam_checkpoint = osp.join(ROOT, 'work_dirs', 'bench_cam_camvid',
                                        'iter_1200.pth')
@@ -267,6 +293,29 @@ def class_counts(png_dir: str, num_classes: int):
     return counts
 
 
+def _check_source(args) -> None:
+    """The stages after the first reuse what the work dir holds, so one
+    work dir serves one source of maps: ``source.json`` records the first
+    run's ``--maps`` / config / checkpoint; a run with another source
+    stops with a one-line error instead of mixing the two pipelines."""
+    from mmwsss.utils.fileio import atomic_save_json
+    source = dict(
+        maps=args.maps,
+        config=osp.abspath(args.cam_config),
+        checkpoint=osp.abspath(args.cam_checkpoint))
+    path = osp.join(args.work_dir, 'source.json')
+    if not osp.isfile(path):
+        atomic_save_json(path, source)
+        return
+    with open(path) as f:
+        old = json.load(f)
+    if old != source:
+        diff = ', '.join(f'{k} {old.get(k)!r} -> {v!r}'
+                         for k, v in source.items() if old.get(k) != v)
+        sys.exit(f'error: {args.work_dir} holds the pipeline of another '
+                 f'source ({diff}; {path}): pass another --work-dir')
+
+
 def _smoke_setup(args, run_tool, step):
     """``--smoke``: the tiny generated set, tiny iteration counts, a CAM
     baseline checkpoint of 2 iterations (unless one is given).
@@ -307,6 +356,7 @@ def main() -> int:
                  f'run benchmarks/cam_camvid_things.py first (or pass '
                  f'--cam-checkpoint)')
     os.makedirs(args.work_dir, exist_ok=True)
+    _check_source(args)
     logs = ['--cfg-options'] + smoke_logs if smoke_logs else []
     wd = args.work_dir
     train, test = _split(args, 'train'), _split(args, 'test')
@@ -316,11 +366,13 @@ def main() -> int:
     t0 = time.time()
 
     t = time.time()
-    step('1. CAMs of train (multi-scale x flip) + sweep on train GT')
-    cams = osp.join(wd, 'cams_train')
+    tool, maps_dir = MAPS[args.maps]
+    step(f'1. {args.maps} of train (multi-scale x flip, {tool}) + sweep on '
+         'train GT')
+    cams = osp.join(wd, maps_dir)
     run_tool([
-        'tools/cam/infer_cams.py', args.cam_config, args.cam_checkpoint, *data,
-        '--out-dir', cams, '--batch-size', '4'
+        tool, args.cam_config, args.cam_checkpoint, *data, '--out-dir', cams,
+        '--batch-size', '4'
     ] + w + logs)
     res['cam'] = _eval(run_tool, args, train, osp.join(wd, 'eval_cam.json'),
                        ['--cam-dir', cams])
@@ -487,6 +539,8 @@ def _report(args, res, sec, t0) -> int:
         print(f'SUBSET RUN on the first {args.subset} train / test images '
               '(not the benchmark numbers)')
     c, r = res['cam'], res['rw']
+    if args.maps != 'cams':
+        print(f'maps: {args.maps} of {args.cam_config}')
     print(f'CAM  (train GT, sweep best) : mIoU {pct(c["mIoU"])} % at t='
           f'{c["best_thr"]:.2f}, FP {c["FP"]:.3f} FN {c["FN"]:.3f}')
     print(f'+RW  (train GT, sweep best) : mIoU {pct(r["mIoU"])} % at t='

@@ -199,3 +199,44 @@ def test_pseudo_labels_seg_tag_class_weights(tmp_path):
     assert cfg.model.decode_head.loss_decode.class_weight == weights
     with open(tmp_path / 'summary_a_cw.json') as f:
         assert json.load(f)['results']['seg_class_weight'] == weights
+
+
+def test_pseudo_labels_from_rsepm_seeds(tmp_path):
+    """``--maps seeds``: the pipeline starts from the RS+EPM seeds of an
+    RS+EPM checkpoint (``tools/rsepm/infer_seeds.py`` into
+    ``seeds_train/``); a later run in that work dir from another source
+    (CAMs) stops with a one-line error naming the work dir and writes
+    nothing."""
+    script = osp.join('benchmarks', 'pseudo_labels_camvid_things.py')
+    rsepm = osp.join(
+        'configs', 'rsepm', 'rsepm_effnet-lite0_1xb16-1200it_camvid-things-'
+        '176x176.py')
+    base = [sys.executable, script, '--smoke', '--work-dir', str(tmp_path)]
+    out = _run(
+        base +
+        ['--maps', 'seeds', '--cam-config', rsepm, '--until', 'pseudo_labels'])
+    assert re.search(r'maps: seeds of .*rsepm_effnet-lite0', out), out[-2000:]
+    assert re.search(r'PNGs \(train GT\) +: mIoU \d', out)
+    made = set(os.listdir(tmp_path))
+    assert {'seeds_train', 'rw_train', 'pseudo_labels'} <= made, made
+    assert 'cams_train' not in made, made
+    with open(tmp_path / 'seeds_train' / 'manifest.json') as f:
+        manifest = json.load(f)
+    # the maps are the RS+EPM seeds of the checkpoint trained for the smoke
+    # run (its work dir 'cam/': the first stage's model)
+    assert manifest['kind'] == 'seed', manifest['kind']
+    assert manifest['checkpoint'] == str(tmp_path / 'cam' / 'iter_2.pth')
+    with open(tmp_path / 'source.json') as f:
+        assert json.load(f)['maps'] == 'seeds'
+    ckpt = str(tmp_path / 'cam' / 'iter_2.pth')
+    out = run_repo(
+        base[:2] + [
+            '--data-root',
+            str(tmp_path / 'data'), '--work-dir',
+            str(tmp_path), '--cam-checkpoint', ckpt, '--until', 'rw'
+        ],
+        ok=False)
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(f'error: {tmp_path} holds the pipeline of '
+                           "another source (maps 'seeds' -> 'cams'"), last
+    assert set(os.listdir(tmp_path)) == made
