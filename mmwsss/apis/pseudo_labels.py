@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from mmwsss.datasets import PendingOutputsDataset
-from mmwsss.utils.cam_ops import label_from_maps
+from mmwsss.utils.cam_ops import label_from_maps, with_background
 from mmwsss.utils.fileio import (MAP_FIELDS, DataFileError, atomic_save_png,
                                  check_writable_dir, load_cam, load_rgb,
                                  voc_palette)
@@ -26,8 +26,7 @@ from mmwsss.utils.parallel import imap_pool
 
 __all__ = [
     'maps_to_label', 'make_affinity_label', 'make_pseudo_label',
-    'uncertain_mask',
-    'make_affinity_labels', 'export_pseudo_labels'
+    'uncertain_mask', 'make_affinity_labels', 'export_pseudo_labels'
 ]
 
 #: What produces the map files (named when some are missing).
@@ -101,6 +100,12 @@ def make_affinity_label(image: np.ndarray,
     return aff.astype(np.uint8)
 
 
+def _scores(maps: np.ndarray, bg_th: float) -> np.ndarray:
+    """float32 ``concat([bg_th], maps)`` (:func:`with_background`)."""
+    return with_background(
+        torch.from_numpy(np.asarray(maps, np.float32)), bg_th).numpy()
+
+
 def uncertain_mask(maps: np.ndarray, bg_th: float,
                    margin: float) -> np.ndarray:
     """Pixels whose two best scores of ``concat([bg_th], maps)`` differ by
@@ -119,8 +124,7 @@ def uncertain_mask(maps: np.ndarray, bg_th: float,
     maps = np.asarray(maps, np.float32)
     if margin <= 0 or maps.shape[0] == 0:
         return np.zeros(maps.shape[1:], bool)
-    scores = np.concatenate([np.full((1, ) + maps.shape[1:], bg_th,
-                                     np.float32), maps])
+    scores = _scores(maps, bg_th)
     top2 = np.partition(scores, -2, axis=0)[-2:]
     return (top2[1] - top2[0]) < margin
 
@@ -162,10 +166,7 @@ def make_pseudo_label(maps: np.ndarray,
         if crf.params['unary'] == 'label':
             comp = crf.refine_compact(image, comp, keys.size)
         else:
-            bg = np.full((1, ) + maps.shape[1:], bg_th, np.float32)
-            s = np.clip(
-                np.concatenate([bg, np.asarray(maps, np.float32)]), 0,
-                None) + 1e-5
+            s = np.clip(_scores(maps, bg_th), 0, None) + 1e-5
             comp = crf.refine_probs(image,
                                     s / s.sum(0, keepdims=True)).argmax(0)
     label = keys[comp].astype(np.uint8)

@@ -20,7 +20,7 @@ from torch import Tensor
 
 __all__ = [
     'strided_size', 'scaled_size', 'hr_cam_size', 'normalise_cam', 'cam_keys',
-    'label_from_maps', 'bg_gamma_threshold', 'check_scales'
+    'with_background', 'label_from_maps', 'bg_gamma_threshold', 'check_scales'
 ]
 
 
@@ -94,6 +94,20 @@ def cam_keys(present: Tensor) -> Tensor:
     return torch.cat([idx.new_zeros(1), idx + 1]).to(torch.int64)
 
 
+def with_background(maps: Tensor, bg: float) -> Tensor:
+    """``concat([bg], maps)``: the maps of the present classes under a
+    constant background score (the background is index 0).
+
+    Args:
+        maps (Tensor): ``(|P|, H, W)`` normalised maps.
+        bg (float): Background score.
+
+    Returns:
+        Tensor: ``(|P| + 1, H, W)``, ``maps``' dtype and device.
+    """
+    return torch.cat([maps.new_full((1, ) + maps.shape[1:], float(bg)), maps])
+
+
 def label_from_maps(maps: Tensor, keys: Optional[Tensor], bg: float) -> Tensor:
     """``keys[argmax(concat([bg], maps))]``: the label of every pixel for a
     constant background score (ties go to the background).
@@ -114,8 +128,7 @@ def label_from_maps(maps: Tensor, keys: Optional[Tensor], bg: float) -> Tensor:
         raise ValueError(f'maps (|P|, H, W) and keys (|P| + 1,) do not '
                          f'match: {tuple(maps.shape)} vs '
                          f'{None if keys is None else tuple(keys.shape)}.')
-    full = torch.cat([maps.new_full((1, ) + maps.shape[1:], float(bg)), maps])
-    idx = full.argmax(0)
+    idx = with_background(maps, bg).argmax(0)
     return idx if keys is None else keys.to(maps.device).long()[idx]
 
 

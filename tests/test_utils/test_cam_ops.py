@@ -7,7 +7,7 @@ import torch
 
 from mmwsss.utils.cam_ops import (bg_gamma_threshold, cam_keys, check_scales,
                                   hr_cam_size, label_from_maps, normalise_cam,
-                                  scaled_size, strided_size)
+                                  scaled_size, strided_size, with_background)
 
 
 def test_sizes():
@@ -44,6 +44,18 @@ def test_label_from_maps_ties_to_background():
     assert label_from_maps(maps, keys, 0.95).tolist() == [[0, 0, 0]]
     with pytest.raises(ValueError, match='do not match'):
         label_from_maps(maps, keys[:2], 0.5)
+
+
+def test_with_background_by_hand():
+    maps = torch.tensor([[[0.2, 0.5, 0.9]], [[0.6, 0.5, 0.1]]],
+                        dtype=torch.float64)
+    full = with_background(maps, 0.25)
+    assert full.dtype == torch.float64 and full.shape == (3, 1, 3)
+    assert full.tolist() == [[[0.25, 0.25, 0.25]], [[0.2, 0.5, 0.9]],
+                             [[0.6, 0.5, 0.1]]]
+    # no present class: the background plane alone
+    only_bg = with_background(torch.zeros(0, 2, 2), 1.0)
+    assert only_bg.tolist() == [[[1.0, 1.0], [1.0, 1.0]]]
 
 
 def test_bg_gamma_threshold_and_scales():
