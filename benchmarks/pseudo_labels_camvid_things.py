@@ -13,7 +13,8 @@ same command after an interruption):
 2. affinity labels (``tools/pseudo_labels/make_affinity_labels.py``);
 3. boundary network training (``tools/train.py``, configs/boundary/);
 4. random walk (``tools/pseudo_labels/random_walk.py``); RW sweep mIoU on
-   train GT (thresholds 0.05..0.95);
+   train GT (thresholds 0.05..0.95); ``--no-rw`` skips stages 2-4 (the
+   PNGs come straight from the stage-1 maps);
 5. pseudo-label PNGs (``tools/pseudo_labels/export_pseudo_labels.py``,
    background threshold = the best one of the RW sweep unless
    ``--rw-bg-th`` is given, + label-CRF 1 iteration, the official
@@ -37,6 +38,7 @@ Usage::
         [--seg-curve M] [--until rw|pseudo_labels|seg]
         [--seg-class-weight none|inv-sqrt] [--seg-tag NAME]
         [--maps seeds --cam-config RSEPM_CONFIG --cam-checkpoint CKPT]
+        [--no-rw --tag NAME]
 
 A sweep of the random walk / pseudo labels (issue 16) reuses the CAMs and
 the boundary net of the work dir: one ``--tag`` per setting, its RW maps,
@@ -152,6 +154,12 @@ def parse_args():
         'export_pseudo_labels.py, e.g. --export=--crf=none (a setting '
         'without --rw reuses the RW maps of the work dir)')
     parser.add_argument(
+        '--no-rw',
+        action='store_true',
+        help='no boundary net / random walk: the PNGs come straight from the '
+        'stage-1 maps (at their sweep-best background threshold unless '
+        '--rw-bg-th); needs --tag')
+    parser.add_argument(
         '--ignore-margin',
         type=float,
         default=0.0,
@@ -206,6 +214,8 @@ def parse_args():
     args.work_dir = _smoke.work_dir(
         'pseudo_labels_camvid_things', args.work_dir, args.smoke,
         osp.join(ROOT, 'work_dirs', 'pipeline_camvid'))
+    if args.no_rw and (args.rw or not args.tag):
+        parser.error('--no-rw needs a --tag of its own and no --rw')
     if args.cam_config is None:
         args.cam_config = SEED_CONFIG if args.maps == 'seeds' else CAM_CONFIG
     if not args.smoke and args.cam_checkpoint is None:
@@ -378,45 +388,52 @@ def main() -> int:
                        ['--cam-dir', cams])
     sec['cams'] = time.time() - t
 
-    t = time.time()
-    step('2. affinity labels')
-    aff = osp.join(wd, 'aff_labels')
-    run_tool([
-        'tools/pseudo_labels/make_affinity_labels.py', *data, '--cam-dir',
-        cams, '--out-dir', aff
-    ] + w)
-    sec['affinity'] = time.time() - t
-
-    t = time.time()
-    step('3. boundary network')
-    opts = [
-        f'train_dataloader.dataset.data_root={args.data_root}',
-        f'train_dataloader.dataset.split={train}',
-        f'train_dataloader.dataset.mask_dir={aff}'
-    ]
-    ckpt_b = _train(run_tool, args.boundary_config, osp.join(wd, 'boundary'),
-                    args.boundary_iters, opts + smoke_train)
-    sec['boundary'] = time.time() - t
-
-    t = time.time()
-    step('4. random walk + sweep on train GT (0.05..0.95)')
     tag = f'_{args.tag}' if args.tag else ''
-    # RW maps depend on the RW settings only: a tag without --rw (an
-    # export setting) reuses the default RW maps
-    rw_tag = tag if args.rw else ''
-    rw = osp.join(wd, f'rw_train{rw_tag}')
-    run_tool([
-        'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
-        *data, '--cam-dir', cams, '--out-dir', rw, '--batch-size', '4'
-    ] + list(args.rw) + w + logs)
-    res['rw'] = _eval(run_tool, args, train,
-                      osp.join(wd, f'eval_rw{rw_tag}.json'), [
-                          '--cam-dir', rw, '--field', 'rw', '--thr-start',
-                          '0.05', '--thr-end', '0.95'
-                      ])
-    if args.rw_bg_th is None:
-        args.rw_bg_th = round(float(res['rw']['best_thr']), 4)
-    sec['random_walk'] = time.time() - t
+    if args.no_rw:
+        # the PNGs straight from the stage-1 maps, at their sweep best
+        rw = cams
+        if args.rw_bg_th is None:
+            args.rw_bg_th = round(float(res['cam']['best_thr']), 4)
+    else:
+        t = time.time()
+        step('2. affinity labels')
+        aff = osp.join(wd, 'aff_labels')
+        run_tool([
+            'tools/pseudo_labels/make_affinity_labels.py', *data, '--cam-dir',
+            cams, '--out-dir', aff
+        ] + w)
+        sec['affinity'] = time.time() - t
+
+        t = time.time()
+        step('3. boundary network')
+        opts = [
+            f'train_dataloader.dataset.data_root={args.data_root}',
+            f'train_dataloader.dataset.split={train}',
+            f'train_dataloader.dataset.mask_dir={aff}'
+        ]
+        ckpt_b = _train(run_tool, args.boundary_config,
+                        osp.join(wd, 'boundary'), args.boundary_iters,
+                        opts + smoke_train)
+        sec['boundary'] = time.time() - t
+
+        t = time.time()
+        step('4. random walk + sweep on train GT (0.05..0.95)')
+        # RW maps depend on the RW settings only: a tag without --rw (an
+        # export setting) reuses the default RW maps
+        rw_tag = tag if args.rw else ''
+        rw = osp.join(wd, f'rw_train{rw_tag}')
+        run_tool([
+            'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
+            *data, '--cam-dir', cams, '--out-dir', rw, '--batch-size', '4'
+        ] + list(args.rw) + w + logs)
+        res['rw'] = _eval(run_tool, args, train,
+                          osp.join(wd, f'eval_rw{rw_tag}.json'), [
+                              '--cam-dir', rw, '--field', 'rw', '--thr-start',
+                              '0.05', '--thr-end', '0.95'
+                          ])
+        if args.rw_bg_th is None:
+            args.rw_bg_th = round(float(res['rw']['best_thr']), 4)
+        sec['random_walk'] = time.time() - t
 
     if args.until == 'rw':
         return _report(args, res, sec, t0)
@@ -428,7 +445,8 @@ def main() -> int:
     pl = osp.join(wd, f'pseudo_labels{tag}')
     run_tool([
         'tools/pseudo_labels/export_pseudo_labels.py', *data, '--map-dir', rw,
-        '--out-dir', pl, '--bg-th',
+        '--field', 'hr_cam' if args.no_rw else 'rw', '--out-dir', pl,
+        '--bg-th',
         str(args.rw_bg_th), '--ignore-margin',
         str(args.ignore_margin)
     ] + list(args.export) + w)
@@ -538,13 +556,16 @@ def _report(args, res, sec, t0) -> int:
     if args.subset:
         print(f'SUBSET RUN on the first {args.subset} train / test images '
               '(not the benchmark numbers)')
-    c, r = res['cam'], res['rw']
+    c, r = res['cam'], res.get('rw')
     if args.maps != 'cams':
         print(f'maps: {args.maps} of {args.cam_config}')
     print(f'CAM  (train GT, sweep best) : mIoU {pct(c["mIoU"])} % at t='
           f'{c["best_thr"]:.2f}, FP {c["FP"]:.3f} FN {c["FN"]:.3f}')
-    print(f'+RW  (train GT, sweep best) : mIoU {pct(r["mIoU"])} % at t='
-          f'{r["best_thr"]:.2f}, FP {r["FP"]:.3f} FN {r["FN"]:.3f}')
+    if r is None:
+        print('+RW  skipped (--no-rw): the PNGs come from the maps above')
+    else:
+        print(f'+RW  (train GT, sweep best) : mIoU {pct(r["mIoU"])} % at t='
+              f'{r["best_thr"]:.2f}, FP {r["FP"]:.3f} FN {r["FN"]:.3f}')
     if 'pseudo_labels' in res:
         p = res['pseudo_labels']
         print(f'+dCRF PNGs (train GT)       : mIoU {pct(p["mIoU"])} %, FP '

@@ -229,6 +229,35 @@ def test_pseudo_labels_from_rsepm_seeds(tmp_path):
     with open(tmp_path / 'source.json') as f:
         assert json.load(f)['maps'] == 'seeds'
     ckpt = str(tmp_path / 'cam' / 'iter_2.pth')
+    # --no-rw: the PNGs straight from the seeds (no CRF here), at the seeds'
+    # sweep-best threshold: keys[argmax([t, hr_cam])] of every npz
+    out = _run(base + [
+        '--maps', 'seeds', '--cam-config', rsepm, '--no-rw', '--tag', 'direct',
+        '--export=--crf=none', '--until', 'pseudo_labels'
+    ])
+    assert '+RW  skipped (--no-rw)' in out, out[-2000:]
+    made_direct = set(os.listdir(tmp_path)) - made
+    assert made_direct == {
+        'pseudo_labels_direct', 'eval_pseudo_labels_direct'
+        '.json', 'summary_direct.json'
+    }, made_direct
+    with open(tmp_path / 'eval_cam.json') as f:
+        t = json.load(f)['best_thr']
+    import numpy as np
+    from PIL import Image
+    npzs = sorted(glob.glob(str(tmp_path / 'seeds_train' / '*.npz')))
+    assert npzs
+    for path in npzs:
+        seeds = np.load(path)
+        hr = seeds['hr_cam'].astype(np.float32)
+        # compared in float32, ties to the background (label_from_maps)
+        scores = np.concatenate(
+            [np.full((1, ) + hr.shape[1:], t, np.float32), hr])
+        ref = seeds['keys'][scores.argmax(0)]
+        name = osp.basename(path)[:-4] + '.png'
+        png = np.asarray(Image.open(tmp_path / 'pseudo_labels_direct' / name))
+        assert (png == ref).all(), name
+    made = set(os.listdir(tmp_path))
     out = run_repo(
         base[:2] + [
             '--data-root',
