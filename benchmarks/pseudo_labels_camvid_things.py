@@ -169,7 +169,8 @@ def parse_args():
         '--tag',
         default='',
         help='suffix of the RW / pseudo-label / seg outputs, so that the '
-        'settings of a sweep share the CAMs and the boundary net')
+        'settings of a sweep share the CAMs and the boundary net; the run '
+        'summary goes to summary_<tag>.json (untagged: summary.json)')
     parser.add_argument(
         '--seg-curve',
         type=int,
@@ -198,6 +199,11 @@ def parse_args():
         'pseudo labels of --tag): seg<tag>_<seg-tag>/, seg_test<tag>_'
         '<seg-tag>*.json')
     parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument(
+        '--seg-val',
+        action='store_true',
+        help='also test the seg stage on val (single scale): the split a '
+        'seg-stage setting is chosen on; test only reports')
     parser.add_argument(
         '--tta',
         action='store_true',
@@ -499,17 +505,22 @@ def main() -> int:
     sec['seg_train'] = time.time() - t
     t = time.time()
 
-    def seg_test(ckpt, name, tta=False, gt_labels=False):
-        """tools/test.py of a seg checkpoint on test (cached JSON)."""
+    def seg_test(ckpt, name, tta=False, gt_labels=False, split=test):
+        """tools/test.py of a seg checkpoint on a split (test unless
+        said; cached JSON)."""
         out = osp.join(wd, f'{name}.json')
         if not osp.isfile(out):
             gt = [
                 'tta_model.use_gt_labels=True',
                 'test_dataloader.dataset.label_source=json'
             ] if gt_labels else []
+            split_opts = [
+                o if not o.startswith('test_dataloader.dataset.split=') else
+                f'test_dataloader.dataset.split={split}' for o in opts
+            ]
             run_tool([
                 'tools/test.py', args.seg_config, ckpt, '--work-dir',
-                osp.join(wd, name), '--cfg-options', *opts, *gt
+                osp.join(wd, name), '--cfg-options', *split_opts, *gt
             ] + (['--tta'] if tta else []))
             # the metrics of the last test run (mmengine writes a JSON)
             import glob
@@ -525,6 +536,10 @@ def main() -> int:
     for tta in ([False, True] if args.tta else [False]):
         name = 'seg_test_tta' if tta else 'seg_test'
         res[name] = seg_test(ckpt_s, name + tag, tta)
+    if args.seg_val:
+        # the split a seg-stage setting is chosen on (never test)
+        res['seg_val'] = seg_test(
+            ckpt_s, f'seg_val{tag}', split=_split(args, 'val'))
     if args.gt_labels:
         res['seg_test_tta_gt'] = seg_test(
             ckpt_s, f'seg_test_tta_gt{tag}', tta=True, gt_labels=True)
@@ -571,10 +586,11 @@ def _report(args, res, sec, t0) -> int:
         print(f'+dCRF PNGs (train GT)       : mIoU {pct(p["mIoU"])} %, FP '
               f'{p["FP"]:.3f} FN {p["FN"]:.3f} (bg {args.rw_bg_th}; 255 = '
               f'miss, 255 share {p.get("ignored") or 0:.4f})')
-    for name in ('seg_test', 'seg_test_tta', 'seg_test_tta_gt'):
+    for name in ('seg_val', 'seg_test', 'seg_test_tta', 'seg_test_tta_gt'):
         if name in res:
+            split = 'val' if name == 'seg_val' else 'test'
             print(f'{name:27} : mIoU {float(res[name]["mIoU"]):.2f} % '
-                  f'(test split)')
+                  f'({split} split)')
     if 'seg_curve' in res:
         print('seg stage curve (test mIoU % by iteration): ' +
               ', '.join(f'{it} {float(m):.2f}'
@@ -590,11 +606,12 @@ def _report(args, res, sec, t0) -> int:
     print('seconds: ' + ', '.join(f'{k} {v:.0f}' for k, v in sec.items()) +
           f', total {time.time() - t0:.0f}')
     summary = dict(results=res, seconds=sec, args=vars(args))
-    atomic_save_json(osp.join(args.work_dir, 'summary.json'), summary)
+    # one summary per setting: a tagged run never overwrites the untagged
+    # run's summary.json
     name = '_'.join(t for t in (args.tag, args.seg_tag) if t)
-    if name:
-        atomic_save_json(
-            osp.join(args.work_dir, f'summary_{name}.json'), summary)
+    atomic_save_json(
+        osp.join(args.work_dir,
+                 f'summary_{name}.json' if name else 'summary.json'), summary)
     return 0
 
 

@@ -43,7 +43,7 @@ CASES = {
     'pseudo_labels_camvid_things': ([
         '--tta', '--gt-labels', '--rw=--exp-times=4', '--ignore-margin',
         '0.05', '--seg-curve', '1', '--tag', 'sweep'
-    ], 'summary.json', [
+    ], 'summary_sweep.json', [
         r'CAM  \(train GT, sweep best\) : mIoU \d',
         r'\+RW  \(train GT, sweep best\) : mIoU \d',
         r'\+dCRF PNGs \(train GT\) +: mIoU \d.*255 share 0\.\d{4}',
@@ -134,6 +134,8 @@ def test_pseudo_labels_until_stops_after_the_stage(tmp_path):
     assert not made & {'pseudo_labels_a', 'seg_a'}, made
     with open(tmp_path / 'summary_a.json') as f:
         assert sorted(json.load(f)['results']) == ['cam', 'rw']
+    # a tagged run writes its own summary only
+    assert 'summary.json' not in made, made
     kept = {
         p: os.stat(p).st_mtime_ns
         for p in glob.glob(str(tmp_path / 'boundary' / 'iter_*.pth')) +
@@ -176,7 +178,7 @@ def test_pseudo_labels_seg_tag_class_weights(tmp_path):
     out = _run([
         sys.executable, script, '--smoke', '--work-dir',
         str(tmp_path), '--tag', 'a', '--seg-tag', 'cw', '--seg-class-weight',
-        'inv-sqrt'
+        'inv-sqrt', '--seg-val'
     ])
     m = re.search(r'seg class weights \(inv-sqrt.*\): (\[.*\])', out)
     assert m, out[-2000:]
@@ -184,6 +186,14 @@ def test_pseudo_labels_seg_tag_class_weights(tmp_path):
     made = set(os.listdir(tmp_path))
     assert {'seg_a_cw', 'pseudo_labels_a'} <= made and 'seg_a' not in made
     assert re.search(r'seg_test +: mIoU \d', out)
+    # --seg-val tests the same checkpoint on the val split (2 smoke images;
+    # test has 3)
+    assert re.search(r'seg_val +: mIoU \d+\.\d+ % \(val split\)', out)
+    for name, n in (('seg_val_a_cw', 2), ('seg_test_a_cw', 3)):
+        log = glob.glob(str(tmp_path / name / '*' / '*.log'))
+        assert log, sorted(made)
+        with open(log[0]) as f:
+            assert f'Iter(test) [{n}/{n}]' in f.read(), name
     import numpy as np
     from mmengine.config import Config
     from PIL import Image
