@@ -545,9 +545,10 @@ def main() -> int:
             ckpt_s, f'seg_test_tta_gt{tag}', tta=True, gt_labels=True)
     if args.seg_curve:
         last = int(osp.basename(ckpt_s)[len('iter_'):-len('.pth')])
+        # the last point is the final checkpoint: its test above
         res['seg_curve'] = {
             it:
-            seg_test(
+            res['seg_test']['mIoU'] if it == last else seg_test(
                 osp.join(seg_wd, f'iter_{it}.pth'),
                 f'seg_test{tag}_iter{it}')['mIoU']
             for it in range(args.seg_curve, last + 1, args.seg_curve)
