@@ -248,8 +248,8 @@ def test_pseudo_labels_from_rsepm_seeds(tmp_path):
     assert '+RW  skipped (--no-rw)' in out, out[-2000:]
     made_direct = set(os.listdir(tmp_path)) - made
     assert made_direct == {
-        'pseudo_labels_direct', 'eval_pseudo_labels_direct'
-        '.json', 'summary_direct.json'
+        'pseudo_labels_direct', 'eval_pseudo_labels_direct.json',
+        'summary_direct.json'
     }, made_direct
     with open(tmp_path / 'eval_cam.json') as f:
         t = json.load(f)['best_thr']
