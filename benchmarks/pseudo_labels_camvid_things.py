@@ -38,7 +38,7 @@ Usage::
         [--seg-curve M] [--until rw|pseudo_labels|seg]
         [--seg-class-weight none|inv-sqrt] [--seg-tag NAME]
         [--maps seeds --cam-config RSEPM_CONFIG --cam-checkpoint CKPT]
-        [--no-rw --tag NAME]
+        [--no-rw --tag NAME] [--cam-classes ID ... --tag NAME]
 
 A sweep of the random walk / pseudo labels (issue 16) reuses the CAMs and
 the boundary net of the work dir: one ``--tag`` per setting, its RW maps,
@@ -47,6 +47,9 @@ PNGs and seg stage in ``rw_train_<tag>/``, ``pseudo_labels_<tag>/``,
 ``--seg-tag S`` names a seg-stage setting on the pseudo labels of
 ``--tag`` (``seg<tag>_S/``), e.g. ``--seg-class-weight inv-sqrt``
 (cross-entropy weights from the pseudo labels' class frequencies);
+``--cam-classes 2 3 4 5`` takes the PNG labels of those classes from the
+stage-1 maps instead of the RW maps (a per-class random walk: the walk
+carries large objects further and erodes thin ones);
 ``--seg-curve M`` tests every M-th seg checkpoint (the
 curve of the schedule); ``--until rw`` (or ``pseudo_labels``) stops after
 that stage, so the settings are screened on the train GT and only the
@@ -166,6 +169,15 @@ def parse_args():
         help='pseudo-label pixels whose two best scores differ by less are '
         '255 (export_pseudo_labels.py --ignore-margin); 0: off')
     parser.add_argument(
+        '--cam-classes',
+        type=int,
+        nargs='+',
+        default=[],
+        metavar='ID',
+        help='class ids whose PNG labels come from the stage-1 maps instead '
+        'of the RW maps (export_pseudo_labels.py --cam-classes: the thin '
+        'classes the walk erodes); needs the RW and a --tag')
+    parser.add_argument(
         '--tag',
         default='',
         help='suffix of the RW / pseudo-label / seg outputs, so that the '
@@ -222,6 +234,9 @@ def parse_args():
         osp.join(ROOT, 'work_dirs', 'pipeline_camvid'))
     if args.no_rw and (args.rw or not args.tag):
         parser.error('--no-rw needs a --tag of its own and no --rw')
+    if args.cam_classes and (args.no_rw or not args.tag):
+        parser.error('--cam-classes needs the random walk (no --no-rw) and '
+                     'a --tag of its own')
     if args.cam_config is None:
         args.cam_config = SEED_CONFIG if args.maps == 'seeds' else CAM_CONFIG
     if not args.smoke and args.cam_checkpoint is None:
@@ -455,7 +470,8 @@ def main() -> int:
         '--bg-th',
         str(args.rw_bg_th), '--ignore-margin',
         str(args.ignore_margin)
-    ] + list(args.export) + w)
+    ] + (['--cam-dir', cams, '--cam-classes', *map(str, args.cam_classes)]
+         if args.cam_classes else []) + list(args.export) + w)
     res['pseudo_labels'] = _eval(run_tool, args, train,
                                  osp.join(wd, f'eval_pseudo_labels{tag}.json'),
                                  ['--png-dir', pl])
@@ -600,7 +616,9 @@ def _report(args, res, sec, t0) -> int:
         print(f'stopped after the {args.until} stage (--until)')
     if args.tag or args.rw or args.export or args.ignore_margin:
         print(f'setting {args.tag!r}: rw {args.rw}, export {args.export}, '
-              f'ignore margin {args.ignore_margin}')
+              f'ignore margin {args.ignore_margin}' +
+              (f', classes {args.cam_classes} from the stage-1 maps' if args.
+               cam_classes else ''))
     if args.seg_tag or args.seg_class_weight != 'none':
         print(f'seg setting {args.seg_tag!r}: class weight '
               f'{args.seg_class_weight} {res.get("seg_class_weight", "")}')

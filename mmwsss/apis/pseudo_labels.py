@@ -26,7 +26,8 @@ from mmwsss.utils.parallel import imap_pool
 
 __all__ = [
     'maps_to_label', 'make_affinity_label', 'make_pseudo_label',
-    'uncertain_mask', 'make_affinity_labels', 'export_pseudo_labels'
+    'uncertain_mask', 'take_class_maps', 'make_affinity_labels',
+    'export_pseudo_labels'
 ]
 
 #: What produces the map files (named when some are missing).
@@ -127,6 +128,40 @@ def uncertain_mask(maps: np.ndarray, bg_th: float,
     scores = _scores(maps, bg_th)
     top2 = np.partition(scores, -2, axis=0)[-2:]
     return (top2[1] - top2[0]) < margin
+
+
+def take_class_maps(maps: np.ndarray, keys: Sequence[int], src: np.ndarray,
+                    src_keys: Sequence[int],
+                    classes: Sequence[int]) -> np.ndarray:
+    """``maps`` with the rows of the class ids ``classes`` replaced by
+    those of ``src`` (e.g. the random-walk maps with the thin classes taken
+    from the CAMs / seeds the walk started from, because the walk erodes
+    them) [inferred].
+
+    Args:
+        maps (np.ndarray): ``(|P|, H, W)`` maps of the classes ``keys[1:]``.
+        keys (Sequence[int]): ``(|P| + 1,)`` class ids, ``keys[0] = 0``.
+        src (np.ndarray): ``(|P|, H, W)`` maps of the same image.
+        src_keys (Sequence[int]): Class ids of ``src``; must equal ``keys``.
+        classes (Sequence[int]): Class ids whose maps come from ``src``
+            (ids absent from ``keys`` are ignored).
+
+    Returns:
+        np.ndarray: float32 ``(|P|, H, W)``.
+
+    Raises:
+        ValueError: ``src`` has other classes or another size.
+    """
+    keys = np.asarray(keys, np.int64).reshape(-1)
+    src_keys = np.asarray(src_keys, np.int64).reshape(-1)
+    if not np.array_equal(keys, src_keys) or src.shape != maps.shape:
+        raise ValueError(f'the maps to take classes from have classes '
+                         f'{src_keys.tolist()} and shape {src.shape}, not '
+                         f'{keys.tolist()} and {maps.shape}')
+    out = np.array(maps, dtype=np.float32)
+    rows = np.isin(keys[1:], np.asarray(list(classes), np.int64))
+    out[rows] = src[rows]
+    return out
 
 
 def make_pseudo_label(maps: np.ndarray,
@@ -250,14 +285,30 @@ def _affinity_png(map_path: str, img_path: str, fg_th: float, bg_th: float,
     return make_affinity_label(image, hr, keys, fg_th, bg_th, crf)
 
 
-def _pseudo_png(map_path: str,
-                img_path: str,
-                field: str,
-                bg_th: float,
-                crf,
-                ignore_margin: float = 0.0) -> np.ndarray:
-    """Map file -> pseudo label (:func:`make_pseudo_label`)."""
+def _pseudo_png(
+    map_path: str,
+    img_path: str,
+    field: str,
+    bg_th: float,
+    crf,
+    ignore_margin: float = 0.0,
+    cam_dir: Optional[str] = None,
+    cam_classes: Tuple[int, ...] = ()
+) -> np.ndarray:
+    """Map file -> pseudo label (:func:`make_pseudo_label`), the maps of
+    ``cam_classes`` from the ``hr_cam`` of the same-named file of
+    ``cam_dir`` (:func:`take_class_maps`)."""
     maps, keys = _load_maps(map_path, _resolve_field(map_path, field))
+    if cam_dir is not None and len(cam_classes):
+        cam_path = osp.join(cam_dir, osp.basename(map_path))
+        hr, hr_keys = _load_maps(cam_path, 'hr_cam')
+        try:
+            maps = take_class_maps(maps, keys, hr, hr_keys, cam_classes)
+        except ValueError as e:
+            raise DataFileError(
+                f'{cam_path} does not match {map_path}: {e}; the CAM folder '
+                f'(--cam-dir) must be the one the maps were made from.',
+                cam_path) from e
     image = None
     if crf is not None:
         image = load_rgb(img_path)
@@ -355,6 +406,8 @@ def export_pseudo_labels(dataset,
                          crf: Optional[Union[str, dict]] = None,
                          crf_iters: Optional[int] = None,
                          ignore_margin: float = 0.0,
+                         cam_dir: Optional[str] = None,
+                         cam_classes: Sequence[int] = (),
                          palette: Optional[str] = 'voc',
                          workers: int = 0,
                          overwrite: bool = False,
@@ -380,6 +433,13 @@ def export_pseudo_labels(dataset,
         ignore_margin (float): Label 255 the pixels whose two best scores
             differ by less than this (:func:`uncertain_mask`). Defaults to
             0 (off) [inferred].
+        cam_dir (str, optional): Folder of the CAM / seed files
+            (``hr_cam``) the maps of ``map_dir`` were made from; needed
+            with ``cam_classes``.
+        cam_classes (Sequence[int]): Class ids whose maps are taken from
+            ``cam_dir`` instead of ``map_dir`` (:func:`take_class_maps`:
+            e.g. the thin classes a random walk erodes). Defaults to ()
+            (none) [inferred].
         palette (str, optional): ``'voc'`` or None.
         workers (int): Processes. Defaults to 0 (in process).
         overwrite (bool): Recompute existing files. Defaults to False.
@@ -390,6 +450,9 @@ def export_pseudo_labels(dataset,
         ``tmp_removed``.
     """
     from mmwsss.models.refiners.dense_crf import DenseCRF
+    if len(cam_classes) and cam_dir is None:
+        raise ValueError('cam_classes needs cam_dir (the CAM / seed files '
+                         'to take those classes from).')
     if field not in MAP_FIELDS + ('auto', ):
         raise ValueError(f'field must be one of {MAP_FIELDS + ("auto", )}, '
                          f'got {field!r}.')
@@ -412,6 +475,18 @@ def export_pseudo_labels(dataset,
             field=field,
             bg_th=bg_th,
             crf=crf_obj,
-            ignore_margin=ignore_margin))
+            ignore_margin=ignore_margin,
+            cam_dir=cam_dir,
+            cam_classes=tuple(int(c) for c in cam_classes)))
     items, stats = _items(dataset, map_dir, out_dir, overwrite)
+    if cam_dir is not None and len(cam_classes):
+        missing = [
+            osp.join(cam_dir, osp.basename(p)) for _, _, p in items
+            if not osp.isfile(osp.join(cam_dir, osp.basename(p)))
+        ]
+        if missing:
+            raise DataFileError(
+                f'{len(missing)} CAM files not found in {cam_dir} (e.g. '
+                f'{missing[0]}): --cam-dir must be the folder the maps were '
+                f'made from ({_PRODUCERS}).', missing[0])
     return _run_jobs(job, items, workers, progress, stats)

@@ -16,7 +16,7 @@ from _pl_toys import make_pl_fixture
 
 from mmwsss.apis import (export_pseudo_labels, make_affinity_label,
                          make_affinity_labels, make_pseudo_label,
-                         maps_to_label)
+                         maps_to_label, take_class_maps)
 from mmwsss.utils.fileio import (DataFileError, atomic_save_png, load_cam,
                                  read_label_png)
 from mmwsss.utils.fileio import tmp_path as atomic_tmp_path
@@ -69,6 +69,24 @@ def test_pseudo_label_ignore_margin_hand_worked():
     np.testing.assert_array_equal(
         make_pseudo_label(maps[:0], [0], 0.3, ignore_margin=0.5),
         [[0, 0, 0, 0, 0, 0]])
+
+
+def test_take_class_maps_hand_worked():
+    maps = np.array([[[0.1, 0.2]], [[0.3, 0.4]], [[0.5, 0.6]]], np.float32)
+    src = np.array([[[0.9, 0.8]], [[0.7, 0.6]], [[0.0, 1.0]]], np.float32)
+    keys = [0, 2, 5, 7]
+    # class 5 (row 1) and 7 (row 2) from src; 9 is not in keys
+    np.testing.assert_array_equal(
+        take_class_maps(maps, keys, src, keys, [5, 7, 9]),
+        np.array([[[0.1, 0.2]], [[0.7, 0.6]], [[0.0, 1.0]]], np.float32))
+    # nothing taken: the maps unchanged (a copy)
+    out = take_class_maps(maps, keys, src, keys, [])
+    np.testing.assert_array_equal(out, maps)
+    assert out is not maps
+    with pytest.raises(ValueError, match='classes'):
+        take_class_maps(maps, keys, src, [0, 2, 5, 8], [5])
+    with pytest.raises(ValueError, match='shape'):
+        take_class_maps(maps, keys, src[:, :, :1], keys, [5])
 
 
 def test_affinity_label_rule_hand_worked():
@@ -200,17 +218,64 @@ def test_export_errors_name_the_file(fixture, tmp_path):
             hr_cam=arr['hr_cam'][:, :20])
     with pytest.raises(DataFileError, match='size'):
         export_pseudo_labels(
-            ds,
-            bad_dir,
-            str(tmp_path / 'o'),
-            0.3,
-            crf='label',
-            progress=False)
+            ds, bad_dir, str(tmp_path / 'o'), 0.3, crf='label', progress=False)
     # the size is checked before a PNG is written
     out = str(tmp_path / 'o')
     assert not osp.isdir(out) or not [
         f for f in os.listdir(out) if f.endswith('.png')
     ]
+
+
+def test_export_cam_classes(fixture, tmp_path):
+    """Random-walk files whose maps are all 0: without ``cam_classes`` every
+    pixel is background; with class c taken from the CAM files a pixel is c
+    exactly where its CAM beats the background threshold (no CRF)."""
+    _, root, cams, ids, ds, infos = fixture
+    rw_dir = str(tmp_path / 'rw')
+    os.makedirs(rw_dir)
+    for info in infos:
+        arr = load_cam(osp.join(cams, info['img_id'] + '.npz'))
+        np.savez(
+            osp.join(rw_dir, info['img_id'] + '.npz'),
+            keys=arr['keys'],
+            rw=np.zeros_like(arr['hr_cam']))
+    kw = dict(bg_th=0.3, field='rw', progress=False)
+    export_pseudo_labels(ds, rw_dir, str(tmp_path / 'plain'), **kw)
+    c = int(load_cam(osp.join(cams, ids['train'][0] + '.npz'))['keys'][1])
+    export_pseudo_labels(
+        ds,
+        rw_dir,
+        str(tmp_path / 'mixed'),
+        cam_dir=cams,
+        cam_classes=[c],
+        workers=2,
+        **kw)
+    hits = 0
+    for info in infos:
+        i = info['img_id']
+        plain = read_label_png(str(tmp_path / 'plain' / (i + '.png')))
+        assert not plain.any()
+        arr = load_cam(osp.join(cams, i + '.npz'))
+        keys = arr['keys'].tolist()
+        want = np.zeros(plain.shape, np.uint8)
+        if c in keys:
+            want[arr['hr_cam'][keys.index(c) - 1] > 0.3] = c
+        got = read_label_png(str(tmp_path / 'mixed' / (i + '.png')))
+        np.testing.assert_array_equal(got, want)
+        hits += int((got == c).sum())
+    assert hits > 0
+    # errors: classes without a folder; a missing CAM file named
+    with pytest.raises(ValueError, match='cam_dir'):
+        export_pseudo_labels(
+            ds, rw_dir, str(tmp_path / 'o'), cam_classes=[c], **kw)
+    with pytest.raises(DataFileError, match=ids['train'][0]):
+        export_pseudo_labels(
+            ds,
+            rw_dir,
+            str(tmp_path / 'o'),
+            cam_dir=str(tmp_path / 'plain'),
+            cam_classes=[c],
+            **kw)
 
 
 def test_export_survives_kill9_and_resumes(tmp_path):

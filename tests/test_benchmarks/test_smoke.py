@@ -164,10 +164,34 @@ def test_pseudo_labels_until_stops_after_the_stage(tmp_path):
         for p in glob.glob(str(tmp_path / 'rw_train' / '*'))
     }
     assert rw
-    _run(base + ['--tag', 'c', '--until', 'pseudo_labels'])
+    # --cam-classes: every class from the stage-1 maps (no CRF), so each
+    # PNG is argmax([bg, CAMs]) at the RW's background threshold
+    out = _run(base + [
+        '--tag', 'c', '--until', 'pseudo_labels', '--export=--crf=none',
+        '--cam-classes', '1', '2', '3', '4', '5'
+    ])
+    assert 'classes [1, 2, 3, 4, 5] from the stage-1 maps' in out, out[-2000:]
     made = set(os.listdir(tmp_path))
     assert 'pseudo_labels_c' in made and 'rw_train_c' not in made, made
     assert {p: os.stat(p).st_mtime_ns for p in rw} == rw
+    import numpy as np
+
+    from mmwsss.utils.fileio import load_cam, read_label_png
+    with open(tmp_path / 'summary_c.json') as f:
+        bg = json.load(f)['args']['rw_bg_th']
+    pngs = sorted(glob.glob(str(tmp_path / 'pseudo_labels_c' / '*.png')))
+    assert pngs
+    fg = 0
+    for png in pngs:
+        i = osp.splitext(osp.basename(png))[0]
+        cam = load_cam(str(tmp_path / 'cams_train' / f'{i}.npz'))
+        scores = np.concatenate(
+            [np.full((1, ) + cam['hr_cam'].shape[1:], bg), cam['hr_cam']])
+        want = cam['keys'][scores.argmax(0)]
+        got = read_label_png(png)
+        np.testing.assert_array_equal(got, want)
+        fg += int((got > 0).sum())
+    assert fg > 0
 
 
 def test_pseudo_labels_seg_tag_class_weights(tmp_path):

@@ -23,6 +23,11 @@ Examples::
         --data-root ../shared/data/camvid_things --split train \\
         --map-dir cams/train --field hr_cam --bg-th 0.25 --crf none \\
         --out-dir pl_cam
+    # RW maps, but the classes 2..5 from the seeds the walk started from
+    python tools/pseudo_labels/export_pseudo_labels.py \\
+        --data-root ../shared/data/camvid_things --split train \\
+        --map-dir rw_train --field rw --bg-th 0.45 \\
+        --cam-dir seeds_train --cam-classes 2 3 4 5 --out-dir pl_mixed
 """
 import argparse
 import os.path as osp
@@ -81,9 +86,26 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='label 255 the pixels whose two best scores of [bg-th, maps] '
         'differ by less than this (low confidence; the segmentation stage '
         'ignores them). Default 0: off')
+    parser.add_argument(
+        '--cam-classes',
+        type=int,
+        nargs='+',
+        default=[],
+        metavar='ID',
+        help='class ids whose maps come from the CAM / seed files of '
+        '--cam-dir instead of --map-dir (e.g. the thin classes a random walk '
+        'erodes). Default: none')
+    parser.add_argument(
+        '--cam-dir',
+        default=None,
+        help='folder of the CAM / seed files (hr_cam) the random walk of '
+        '--map-dir started from; needed with --cam-classes')
     add_png_output_args(parser, 'processes')
     args = parser.parse_args(argv)
     check_dataset_args(parser, args)
+    if args.cam_classes and not args.cam_dir:
+        parser.error('--cam-classes needs --cam-dir (the CAM / seed files '
+                     'the maps of --map-dir were made from)')
     return args
 
 
@@ -96,6 +118,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             f'error: map folder not found, --map-dir {args.map_dir}: give '
             f'the --out-dir of tools/pseudo_labels/random_walk.py or of '
             f'tools/cam/infer_cams.py')
+    if args.cam_classes and not osp.isdir(args.cam_dir):
+        raise SystemExit(
+            f'error: CAM folder not found, --cam-dir {args.cam_dir}: give '
+            f'the --cam-dir the random walk of --map-dir used')
     crf = None if args.crf == 'none' else args.crf
     iters = args.crf_iters
     if iters is None and crf == 'label':
@@ -111,6 +137,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         crf=crf,
         crf_iters=iters,
         ignore_margin=args.ignore_margin,
+        cam_dir=args.cam_dir,
+        cam_classes=args.cam_classes,
         palette=None if args.palette == 'none' else args.palette,
         workers=args.workers,
         overwrite=args.overwrite)
