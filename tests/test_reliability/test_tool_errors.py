@@ -86,13 +86,12 @@ def _tool(args, code=2, env=None):
     """Run a tool; assert its exit status; return (stdout, stderr)."""
     env = dict(env or os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     env.pop('MMWSSS_TRUST_CHECKPOINT', None)
-    res = subprocess.run(
-        [sys.executable] + list(args),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600)
+    res = subprocess.run([sys.executable] + list(args),
+                         cwd=ROOT,
+                         env=env,
+                         capture_output=True,
+                         text=True,
+                         timeout=600)
     assert res.returncode == code, (res.returncode, res.stderr[-4000:])
     return res.stdout, res.stderr
 
@@ -162,30 +161,31 @@ def test_bad_export_option(env, option, value, name):
 def test_bad_thresholds(env):
     out = str(env['tmp'] / 'pl_bad_th')
     _, err = _tool([
-        'tools/pseudo_labels/export_pseudo_labels.py', env['cfg'], '--dataset',
-        'train', '--map-dir', env['root'], '--out-dir', out, '--bg-th', '-5'
+        'tools/pseudo_labels/export_pseudo_labels.py', env['cfg'],
+        '--dataset', 'train', '--map-dir', env['root'], '--out-dir', out,
+        '--bg-th', '-5'
     ])
     assert 'bg_th must be in [0, 1], got -5.0' in _error_line(err)
     assert not osp.exists(out)
     # classes from CAM files need the CAM folder, an existing one
     _, err = _tool([
-        'tools/pseudo_labels/export_pseudo_labels.py', env['cfg'], '--dataset',
-        'train', '--map-dir', env['root'], '--out-dir', out, '--cam-classes',
-        '2'
+        'tools/pseudo_labels/export_pseudo_labels.py', env['cfg'],
+        '--dataset', 'train', '--map-dir', env['root'], '--out-dir', out,
+        '--cam-classes', '2'
     ])
     assert '--cam-classes needs --cam-dir' in err, err
     missing = str(env['tmp'] / 'no_cams')
     _, err = _tool([
-        'tools/pseudo_labels/export_pseudo_labels.py', env['cfg'], '--dataset',
-        'train', '--map-dir', env['root'], '--out-dir', out, '--cam-classes',
-        '2', '--cam-dir', missing
+        'tools/pseudo_labels/export_pseudo_labels.py', env['cfg'],
+        '--dataset', 'train', '--map-dir', env['root'], '--out-dir', out,
+        '--cam-classes', '2', '--cam-dir', missing
     ])
     line = _error_line(err)
     assert 'CAM folder not found' in line and missing in line, line
     assert not osp.exists(out)
     _, err = _tool([
-        'tools/cam/eval_cams.py', env['cfg'], '--dataset', 'val', '--cam-dir',
-        env['root'], '--thr-start', '-1'
+        'tools/cam/eval_cams.py', env['cfg'], '--dataset', 'val',
+        '--cam-dir', env['root'], '--thr-start', '-1'
     ])
     line = _error_line(err)
     assert '--thr-start' in line and 'must be in [0, 1]' in line, line
@@ -194,8 +194,8 @@ def test_bad_thresholds(env):
 def test_missing_map_folder_names_option_and_fix(env):
     missing = str(env['tmp'] / 'no_such_cams')
     _, err = _tool([
-        'tools/cam/eval_cams.py', env['cfg'], '--dataset', 'val', '--cam-dir',
-        missing
+        'tools/cam/eval_cams.py', env['cfg'], '--dataset', 'val',
+        '--cam-dir', missing
     ])
     line = _error_line(err)
     assert missing in line and '--cam-dir' in line and 'give the' in line
@@ -267,8 +267,8 @@ def test_output_folder_blocked_before_model_work(env):
     open(bad_ckpt, 'wb').write(b'PK\x03\x04 cut')
     out = osp.join(env['blocker'], 'cams')
     _, err = _tool([
-        'tools/cam/infer_cams.py', env['cfg'], bad_ckpt, '--dataset', 'train',
-        '--out-dir', out, '--workers', '0'
+        'tools/cam/infer_cams.py', env['cfg'], bad_ckpt, '--dataset',
+        'train', '--out-dir', out, '--workers', '0'
     ])
     line = _error_line(err)
     assert ('--out-dir' in line and out in line
@@ -276,14 +276,14 @@ def test_output_folder_blocked_before_model_work(env):
             and 'choose another path' in line), line
     # the PNG tools and the report of the evaluation, likewise
     _, err = _tool([
-        'tools/pseudo_labels/export_pseudo_labels.py', env['cfg'], '--dataset',
-        'train', '--map-dir', env['root'], '--out-dir', out
+        'tools/pseudo_labels/export_pseudo_labels.py', env['cfg'],
+        '--dataset', 'train', '--map-dir', env['root'], '--out-dir', out
     ])
     assert 'not writable' in _error_line(err)
     report = osp.join(env['blocker'], 'report.json')
     _, err = _tool([
-        'tools/cam/eval_cams.py', env['cfg'], '--dataset', 'val', '--cam-dir',
-        env['root'], '--out', report
+        'tools/cam/eval_cams.py', env['cfg'], '--dataset', 'val',
+        '--cam-dir', env['root'], '--out', report
     ])
     line = _error_line(err)
     assert '--out' in line and 'not writable' in line, line
