@@ -212,10 +212,16 @@ def make_pseudo_label(maps: np.ndarray,
 # ----------------------------------------------------------------------
 # dataset jobs (process pool)
 # ----------------------------------------------------------------------
-def _items(dataset, map_dir: str, out_dir: str,
-           overwrite: bool) -> Tuple[List[Tuple[str, str, str]], dict]:
+def _items(
+    dataset,
+    map_dir: str,
+    out_dir: str,
+    overwrite: bool,
+    more_inputs: Sequence[dict] = ()
+) -> Tuple[List[Tuple[str, str, str]], dict]:
     """``(img_id, img_path, map file)`` of the images still to write, and
-    the job statistics (the output folder is checked writable first)."""
+    the job statistics (the output folder is checked writable first; the
+    map files and those of ``more_inputs`` must exist)."""
     check_writable_dir(out_dir, 'the output folder (--out-dir)')
     if isinstance(dataset, dict):
         dataset = dict(dataset, pipeline=[])
@@ -224,7 +230,10 @@ def _items(dataset, map_dir: str, out_dir: str,
         out_dir,
         suffix='.png',
         overwrite=overwrite,
-        inputs=dict(map_dir=map_dir, suffix='.npz', producer=_PRODUCERS))
+        inputs=[
+            dict(map_dir=map_dir, suffix='.npz', producer=_PRODUCERS),
+            *more_inputs
+        ])
     items = []
     for i in range(len(pending)):
         info = pending.get_data_info(i)
@@ -478,15 +487,12 @@ def export_pseudo_labels(dataset,
             ignore_margin=ignore_margin,
             cam_dir=cam_dir,
             cam_classes=tuple(int(c) for c in cam_classes)))
-    items, stats = _items(dataset, map_dir, out_dir, overwrite)
-    if cam_dir is not None and len(cam_classes):
-        missing = [
-            osp.join(cam_dir, osp.basename(p)) for _, _, p in items
-            if not osp.isfile(osp.join(cam_dir, osp.basename(p)))
-        ]
-        if missing:
-            raise DataFileError(
-                f'{len(missing)} CAM files not found in {cam_dir} (e.g. '
-                f'{missing[0]}): --cam-dir must be the folder the maps were '
-                f'made from ({_PRODUCERS}).', missing[0])
+    more = []
+    if len(cam_classes):
+        more.append(
+            dict(
+                map_dir=cam_dir,
+                producer='the CAM / seed files the random walk started '
+                'from: tools/cam/infer_cams.py or tools/rsepm/infer_seeds.py'))
+    items, stats = _items(dataset, map_dir, out_dir, overwrite, more)
     return _run_jobs(job, items, workers, progress, stats)

@@ -2,7 +2,7 @@
 """Dataset wrapper of a resumable export: the images still to write."""
 import copy
 import os.path as osp
-from typing import List, Optional, Union
+from typing import List, Optional, Sequence, Union
 
 from mmengine.dist import broadcast_object_list, get_rank, get_world_size
 from mmengine.logging import print_log
@@ -28,8 +28,9 @@ class PendingOutputsDataset:
     files of an interrupted run are removed from ``out_dir``, repeated image
     ids are kept once, finished images are dropped (all are kept with
     ``overwrite``), and with ``inputs`` every pending image must have its
-    input file ``<inputs.map_dir>/<img_id><inputs.suffix>`` (else one error
-    lists the missing files before the run starts). In distributed runs the
+    input file ``<map_dir>/<img_id><suffix>`` in each input folder (else
+    one error lists the missing files of the first incomplete folder
+    before the run starts). In distributed runs the
     list is computed once on rank 0 and broadcast, so all ranks split the
     same images (use a sampler with ``round_up=False`` so that each image
     is written by exactly one rank).
@@ -40,9 +41,10 @@ class PendingOutputsDataset:
         suffix (str): Output file extension. Defaults to '.npz'.
         overwrite (bool): Keep every image (recompute existing files).
             Defaults to False.
-        inputs (dict, optional): ``map_dir`` and ``suffix`` of the input
-            files each image needs (e.g. the CAMs of a random walk), and
-            ``producer``, named in the error.
+        inputs (dict | Sequence[dict], optional): ``map_dir`` and
+            ``suffix`` (default '.npz') of the input files each image needs
+            (e.g. the CAMs of a random walk), and ``producer``, named in the
+            error; a list of such dicts for several input folders.
         lazy_init (bool): Defer :meth:`full_init`. Defaults to False.
     """
 
@@ -51,14 +53,16 @@ class PendingOutputsDataset:
                  out_dir: str,
                  suffix: str = '.npz',
                  overwrite: bool = False,
-                 inputs: Optional[dict] = None,
+                 inputs: Optional[Union[dict, Sequence[dict]]] = None,
                  lazy_init: bool = False) -> None:
         self.dataset = DATASETS.build(dataset) if isinstance(dataset,
                                                              dict) else dataset
         self.out_dir = out_dir
         self.suffix = suffix
         self.overwrite = overwrite
-        self.inputs = dict(inputs) if inputs else None
+        if isinstance(inputs, dict):
+            inputs = [inputs]
+        self.inputs = [dict(i) for i in inputs or ()]
         self._metainfo = self.dataset.metainfo
         self.indices: List[int] = []
         self.stats = {}
@@ -84,20 +88,20 @@ class PendingOutputsDataset:
             if self.overwrite or not osp.isfile(
                     osp.join(self.out_dir, img_id + self.suffix)):
                 todo.append((i, img_id))
-        if self.inputs:
-            need = [
-                osp.join(self.inputs['map_dir'],
-                         img_id + self.inputs.get('suffix', '.npz'))
+        for need in self.inputs:
+            suffix = need.get('suffix', '.npz')
+            need_paths = [
+                osp.join(need['map_dir'], img_id + suffix)
                 for _, img_id in todo
             ]
-            missing = [p for p in need if not osp.isfile(p)]
+            missing = [p for p in need_paths if not osp.isfile(p)]
             if missing:
                 shown = ', '.join(
                     missing[:3]) + (' ...' if len(missing) > 3 else '')
-                producer = self.inputs.get('producer', 'the previous stage')
+                producer = need.get('producer', 'the previous stage')
                 raise DataFileError(
                     f'{len(missing)} input files not found in '
-                    f'{self.inputs["map_dir"]} ({shown}); produce them '
+                    f'{need["map_dir"]} ({shown}); produce them '
                     f'first ({producer}) or check the split.', missing[0])
         return dict(
             indices=[i for i, _ in todo],

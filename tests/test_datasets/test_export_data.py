@@ -79,6 +79,27 @@ def test_pending_inputs_are_checked_before_the_run(folder, tmp_path):
     msg = str(e.value)
     assert msg.startswith(f'4 input files not found in {maps}')
     assert 'train_0001.npz' in msg and 'the CAM export' in msg
+    # several input folders: each is checked; the error names the folder
+    # that lacks files (here the second: 5 of 5 missing, the first complete)
+    for i in range(5):
+        (maps / f'train_{i:04d}.npz').write_bytes(b'')
+    seeds = tmp_path / 'seeds'
+    seeds.mkdir()
+    both = [
+        dict(map_dir=str(maps), producer='the CAM export'),
+        dict(map_dir=str(seeds), suffix='.npy', producer='the seeds')
+    ]
+    with pytest.raises(DataFileError) as e:
+        PendingOutputsDataset(
+            ds_cfg(folder), str(tmp_path / 'rw'), inputs=both)
+    msg = str(e.value)
+    assert msg.startswith(f'5 input files not found in {seeds}')
+    assert 'train_0000.npy' in msg and 'the seeds' in msg
+    for i in range(5):
+        (seeds / f'train_{i:04d}.npy').write_bytes(b'')
+    assert len(
+        PendingOutputsDataset(
+            ds_cfg(folder), str(tmp_path / 'rw'), inputs=both)) == 5
 
 
 def _results(folder, img_id, shape=(9, 14)):
