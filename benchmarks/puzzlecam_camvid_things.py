@@ -20,8 +20,9 @@ camvid_things, with the same budget.
    A third timing (plain CAM on the tile batch alone) separates the
    backbone's lower efficiency on small tiles from the overhead of the
    puzzle code. ``--keep-freed-memory`` stops glibc from returning the
-   (two-graph) peak memory to the OS after every step (see
-   :func:`_keep_freed_memory`); ``--threads`` fixes torch's thread count.
+   (two-graph) peak memory to the OS after every step in this process
+   (:func:`mmwsss.utils.tune_cpu_malloc`, which the tools of the training
+   part apply by default on CPU); ``--threads`` fixes torch's thread count.
 
 2. CAM mIoU (``--train``, about 50 min on 2 CPU cores): trains the
    Puzzle-CAM config with ``tools/train.py``, writes multi-scale x flip CAMs
@@ -99,8 +100,8 @@ def parse_args():
         '--keep-freed-memory',
         action='store_true',
         help='glibc keeps freed memory (no per-step page faults of the '
-        'two-graph peak): applied to both models of the step-time part and '
-        'to the tools of the training part')
+        'two-graph peak) in the step-time part (the tools of the training '
+        'part do it by default on CPU; MMWSSS_TUNE_MALLOC=0 turns it off)')
     parser.add_argument(
         '--threads',
         type=int,
@@ -119,27 +120,6 @@ def parse_args():
     elif args.baseline_report is None:
         args.baseline_report = BASELINE_REPORT
     return args
-
-
-def _keep_freed_memory() -> bool:
-    """glibc: never return freed memory to the OS (``M_MMAP_MAX=0``, huge
-    ``M_TRIM_THRESHOLD``), like ``MALLOC_MMAP_MAX_=0
-    MALLOC_TRIM_THRESHOLD_=68719476736`` in the environment.
-
-    A Puzzle-CAM step keeps the autograd graphs of both forwards alive until
-    the backward, so its peak memory is about twice the plain CAM's; with the
-    default allocator settings this peak is unmapped after every step and
-    page-faulted in again on the next (measured here: ~3e5 minor faults and
-    ~20 % of a step on EfficientNet-Lite0, 0 faults for the plain CAM).
-    Returns False where mallopt is unavailable (not glibc)."""
-    import ctypes
-    try:
-        libc = ctypes.CDLL('libc.so.6')
-        m_trim_threshold, m_mmap_max = -1, -4
-        ok = libc.mallopt(m_mmap_max, 0) == 1
-        return ok and libc.mallopt(m_trim_threshold, 2**31 - 1) == 1
-    except (OSError, AttributeError):
-        return False
 
 
 def _build(config, size=None, strict=False):
@@ -205,10 +185,12 @@ def step_time(args, data_root):
     """
     import torch
     from mmengine.registry import init_default_scope
+
+    from mmwsss.utils import tune_cpu_malloc
     init_default_scope('mmseg')
     if args.threads:
         torch.set_num_threads(args.threads)
-    kept = args.keep_freed_memory and _keep_freed_memory()
+    kept = args.keep_freed_memory and tune_cpu_malloc()
     print(
         f'torch threads: {torch.get_num_threads()}; glibc keeps freed '
         f'memory: {kept}',
@@ -290,13 +272,7 @@ def _smoke_options(args):
 
 
 def train_and_eval(args, data_root):
-    import os
-
     import mmwsss  # noqa: F401
-    if args.keep_freed_memory:
-        # the tools run as subprocesses: same glibc setting via environment
-        os.environ.update(
-            MALLOC_MMAP_MAX_='0', MALLOC_TRIM_THRESHOLD_=str(2**31 - 1))
     from tools.cam_pipeline import run_cam_pipeline
     opts = _smoke_options(args) + [
         f'{k}_dataloader.dataset.data_root={data_root}'

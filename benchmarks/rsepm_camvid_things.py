@@ -205,11 +205,13 @@ def _phase_options(name, max_iters):
 def step_time(args):
     import torch
     from mmengine.registry import init_default_scope
+
+    from mmwsss.utils import tune_cpu_malloc
     init_default_scope('mmseg')
     bench = _puzzle_bench()
     if args.threads:
         torch.set_num_threads(args.threads)
-    kept = args.keep_freed_memory and bench._keep_freed_memory()
+    kept = args.keep_freed_memory and tune_cpu_malloc()
     print(
         f'torch threads: {torch.get_num_threads()}; glibc keeps freed '
         f'memory: {kept}',
@@ -353,10 +355,6 @@ def main() -> int:
                  'pointing at a camvid_things copy (images/, masks/, ...)')
     import mmwsss  # noqa: F401
     from mmwsss.utils.fileio import atomic_save_json
-    if args.keep_freed_memory:
-        # the tools run as subprocesses: same glibc setting via environment
-        os.environ.update(
-            MALLOC_MMAP_MAX_='0', MALLOC_TRIM_THRESHOLD_=str(2**31 - 1))
     os.makedirs(args.work_dir, exist_ok=True)
     both = not (args.step_time or args.train)
     t0 = time.time()

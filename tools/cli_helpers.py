@@ -294,9 +294,20 @@ def cli_run(main: Callable[[Optional[Sequence[str]]], int],
     ``SystemExit('error: ...')``) becomes one ``error: ...`` line on stderr
     and exit status 2; ``--debug`` in ``argv`` re-raises it instead.
 
+    Run from the command line (``argv`` None) on a machine without CUDA,
+    the process first keeps freed tensor memory for reuse
+    (:func:`mmwsss.utils.tune_cpu_malloc`; ``MMWSSS_TUNE_MALLOC=0`` turns
+    it off).
+
     Returns:
         int: The exit status.
     """
+    if argv is None:
+        import torch
+
+        from mmwsss.utils import tune_cpu_malloc
+        if not torch.cuda.is_available():
+            tune_cpu_malloc()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
         return main(argv)

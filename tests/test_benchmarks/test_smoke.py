@@ -29,6 +29,10 @@ CASES = {
         r'\| rsepm \| seeds, sweep \| \d', r'\| rrm \| seg branch \| \d',
         r'\| slams \| sigma-maps \| \d'
     ]),
+    'cpu_malloc': ([], 'summary.json', [
+        r'\| default glibc \| \d+\.\d+ \|', r'\| tuned \| \d+\.\d+ \|',
+        r'\| tuned / default \| \d+\.\d+ \|'
+    ]),
     'crf_throughput_bench': ([], 'summary.json', [
         r'workers 1: .* images/s, speed-up 1\.00x',
         r'workers 2: .* images/s, speed-up \d'
