@@ -38,7 +38,7 @@ Usage::
         [--seg-curve M] [--until rw|pseudo_labels|seg]
         [--seg-class-weight none|inv-sqrt] [--seg-tag NAME]
         [--maps seeds --cam-config RSEPM_CONFIG --cam-checkpoint CKPT]
-        [--no-rw --tag NAME] [--cam-classes ID ... --tag NAME]
+        [--no-rw --tag NAME] [--cam-classes ID ... --tag NAME] [--seed N]
 
 A sweep of the random walk / pseudo labels (issue 16) reuses the CAMs and
 the boundary net of the work dir: one ``--tag`` per setting, its RW maps,
@@ -53,8 +53,10 @@ carries large objects further and erodes thin ones);
 ``--seg-curve M`` tests every M-th seg checkpoint (the
 curve of the schedule); ``--until rw`` (or ``pseudo_labels``) stops after
 that stage, so the settings are screened on the train GT and only the
-winner trains a seg stage. Every PNG evaluation counts a 255 pixel as a
-miss and prints the share of 255 pixels.
+winner trains a seg stage; ``--seed N`` fixes ``randomness.seed`` of the
+boundary net and seg-stage trainings (a second-seed run). Every PNG
+evaluation counts a 255 pixel as a miss and prints the share of 255
+pixels.
 
 ``--subset N`` runs every stage on the first N images of train and test
 (a quick check on the real data; its numbers are not the benchmark).
@@ -212,6 +214,12 @@ def parse_args():
         '<seg-tag>*.json')
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument(
+        '--seed',
+        type=int,
+        default=None,
+        help='randomness.seed of the trainings run here (boundary net, '
+        'segmentation stage); default: MMEngine draws one and logs it')
+    parser.add_argument(
         '--seg-val',
         action='store_true',
         help='also test the seg stage on val (single scale): the split a '
@@ -259,9 +267,10 @@ def _split(args, name):
     return dst
 
 
-def _train(run_tool, config, work_dir, iters, opts, every=None):
+def _train(run_tool, config, work_dir, iters, opts, every=None, seed=None):
     """tools/train.py unless the final checkpoint exists (resumes);
-    a checkpoint every ``every`` iterations (default: the last only)."""
+    a checkpoint every ``every`` iterations (default: the last only);
+    ``randomness.seed=seed`` unless ``seed`` is None."""
     from mmengine.config import Config
     cfg = Config.fromfile(config)
     iters = iters or cfg.train_cfg.max_iters
@@ -275,6 +284,8 @@ def _train(run_tool, config, work_dir, iters, opts, every=None):
         f'default_hooks.checkpoint.interval={every or iters}',
         'default_hooks.checkpoint.max_keep_ckpts=-1'
     ] + opts
+    if seed is not None:
+        cmd.append(f'randomness.seed={seed}')
     if osp.isfile(osp.join(work_dir, 'last_checkpoint')):
         cmd.append('--resume')
     run_tool(cmd)
@@ -432,9 +443,13 @@ def main() -> int:
             f'train_dataloader.dataset.split={train}',
             f'train_dataloader.dataset.mask_dir={aff}'
         ]
-        ckpt_b = _train(run_tool, args.boundary_config,
-                        osp.join(wd, 'boundary'), args.boundary_iters,
-                        opts + smoke_train)
+        ckpt_b = _train(
+            run_tool,
+            args.boundary_config,
+            osp.join(wd, 'boundary'),
+            args.boundary_iters,
+            opts + smoke_train,
+            seed=args.seed)
         sec['boundary'] = time.time() - t
 
         t = time.time()
@@ -517,7 +532,8 @@ def main() -> int:
         opts + opts_train +
         ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'] +
         smoke_train,
-        every=args.seg_curve)
+        every=args.seg_curve,
+        seed=args.seed)
     sec['seg_train'] = time.time() - t
     t = time.time()
 

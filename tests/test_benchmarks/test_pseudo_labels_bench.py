@@ -32,3 +32,33 @@ def test_class_counts_skip_255(tmp_path):
                              np.uint8)).save(tmp_path / 'b.png')
     # class 7 is outside num_classes 3: not counted, like 255
     assert mod.class_counts(str(tmp_path), 3).tolist() == [3, 1, 3]
+
+
+def test_train_passes_seed_and_resumes(tmp_path):
+    """``--seed`` reaches tools/train.py as ``randomness.seed``; no seed
+    leaves MMEngine's own draw; a work dir with ``last_checkpoint`` resumes
+    and one with the final checkpoint does not train."""
+    mod = _module()
+    config = ('configs/seg/deeplabv3plus_effnet-lite0_1xb16-800it_'
+              'camvid-things-pseudo-176x176.py')
+    cmds = []
+    wd = tmp_path / 'seg'
+    ckpt = mod._train(cmds.append, config, str(wd), 40, ['a=1'], seed=3)
+    assert ckpt == str(wd / 'iter_40.pth')
+    cmd = cmds.pop()
+    assert cmd[cmd.index('--cfg-options') + 1:] == [
+        'train_cfg.max_iters=40', 'param_scheduler.0.end=41',
+        'default_hooks.checkpoint.interval=40',
+        'default_hooks.checkpoint.max_keep_ckpts=-1', 'a=1',
+        'randomness.seed=3'
+    ]
+    wd.mkdir()
+    (wd / 'last_checkpoint').write_text('x')
+    mod._train(cmds.append, config, str(wd), 40, [], every=20)
+    cmd = cmds.pop()
+    assert not any(c.startswith('randomness.seed') for c in cmd)
+    assert 'default_hooks.checkpoint.interval=20' in cmd
+    assert cmd[-1] == '--resume'
+    (wd / 'iter_40.pth').write_text('x')
+    mod._train(cmds.append, config, str(wd), 40, [], seed=3)
+    assert cmds == []
