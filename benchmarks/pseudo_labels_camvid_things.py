@@ -383,127 +383,169 @@ def _smoke_setup(args, run_tool, step):
     return train, logs
 
 
-def main() -> int:
-    args = parse_args()
-    args.data_root = osp.abspath(args.data_root)
-    from mmwsss.utils.fileio import atomic_save_json
-    from tools.cam_pipeline import run_tool, step
-    smoke_train, smoke_logs = [], []
-    if args.smoke:
-        smoke_train, smoke_logs = _smoke_setup(args, run_tool, step)
-    if not osp.isdir(args.data_root):
-        sys.exit(f'error: {args.data_root} not found: pass --data-root')
-    if not osp.isfile(args.cam_checkpoint):
-        sys.exit(f'error: CAM checkpoint {args.cam_checkpoint} not found: '
-                 f'run benchmarks/cam_camvid_things.py first (or pass '
-                 f'--cam-checkpoint)')
-    os.makedirs(args.work_dir, exist_ok=True)
-    _check_source(args)
-    logs = ['--cfg-options'] + smoke_logs if smoke_logs else []
-    wd = args.work_dir
-    train, test = _split(args, 'train'), _split(args, 'test')
-    data = ['--data-root', args.data_root, '--split', train]
-    w = ['--workers', str(args.workers)]
-    sec, res = {}, {}
-    t0 = time.time()
+class _Run:
+    """What the stages of one benchmark run share: the arguments, the tool
+    runner, the work dir and splits, the common tool arguments, and the
+    results / seconds per stage that ``_report`` prints."""
 
-    t = time.time()
+    def __init__(self, args, run_tool, step, smoke_train, smoke_logs):
+        self.args, self.run_tool, self.step = args, run_tool, step
+        self.smoke_train = smoke_train
+        self.logs = ['--cfg-options'] + smoke_logs if smoke_logs else []
+        self.wd = args.work_dir
+        self.train, self.test = _split(args, 'train'), _split(args, 'test')
+        self.data = ['--data-root', args.data_root, '--split', self.train]
+        self.w = ['--workers', str(args.workers)]
+        # suffix of the RW / pseudo-label / seg outputs of a setting
+        self.tag = f'_{args.tag}' if args.tag else ''
+        self.sec, self.res = {}, {}
+        self.t0 = time.time()
+
+    def eval(self, name, extra):
+        """tools/cam/eval_cams.py on the train GT -> ``<name>.json``."""
+        return _eval(self.run_tool, self.args, self.train,
+                     osp.join(self.wd, f'{name}.json'), extra)
+
+
+def _stage_maps(run: _Run) -> str:
+    """Stage 1: the CAMs (or seeds) of train and their sweep on train GT;
+    returns their folder."""
+    args, t = run.args, time.time()
     tool, maps_dir = MAPS[args.maps]
-    step(f'1. {args.maps} of train (multi-scale x flip, {tool}) + sweep on '
-         'train GT')
-    cams = osp.join(wd, maps_dir)
-    run_tool([
-        tool, args.cam_config, args.cam_checkpoint, *data, '--out-dir', cams,
-        '--batch-size', '4'
-    ] + w + logs)
-    res['cam'] = _eval(run_tool, args, train, osp.join(wd, 'eval_cam.json'),
-                       ['--cam-dir', cams])
-    sec['cams'] = time.time() - t
+    run.step(f'1. {args.maps} of train (multi-scale x flip, {tool}) + sweep '
+             'on train GT')
+    cams = osp.join(run.wd, maps_dir)
+    run.run_tool([
+        tool, args.cam_config, args.cam_checkpoint, *run.data, '--out-dir',
+        cams, '--batch-size', '4'
+    ] + run.w + run.logs)
+    run.res['cam'] = run.eval('eval_cam', ['--cam-dir', cams])
+    run.sec['cams'] = time.time() - t
+    return cams
 
-    tag = f'_{args.tag}' if args.tag else ''
-    if args.no_rw:
-        # the PNGs straight from the stage-1 maps, at their sweep best
-        rw = cams
-        if args.rw_bg_th is None:
-            args.rw_bg_th = round(float(res['cam']['best_thr']), 4)
-    else:
-        t = time.time()
-        step('2. affinity labels')
-        aff = osp.join(wd, 'aff_labels')
-        run_tool([
-            'tools/pseudo_labels/make_affinity_labels.py', *data, '--cam-dir',
-            cams, '--out-dir', aff
-        ] + w)
-        sec['affinity'] = time.time() - t
 
-        t = time.time()
-        step('3. boundary network')
-        opts = [
-            f'train_dataloader.dataset.data_root={args.data_root}',
-            f'train_dataloader.dataset.split={train}',
-            f'train_dataloader.dataset.mask_dir={aff}'
-        ]
-        ckpt_b = _train(
-            run_tool,
-            args.boundary_config,
-            osp.join(wd, 'boundary'),
-            args.boundary_iters,
-            opts + smoke_train,
-            seed=args.seed)
-        sec['boundary'] = time.time() - t
-
-        t = time.time()
-        step('4. random walk + sweep on train GT (0.05..0.95)')
-        # RW maps depend on the RW settings only: a tag without --rw (an
-        # export setting) reuses the default RW maps
-        rw_tag = tag if args.rw else ''
-        rw = osp.join(wd, f'rw_train{rw_tag}')
-        run_tool([
-            'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
-            *data, '--cam-dir', cams, '--out-dir', rw, '--batch-size', '4'
-        ] + list(args.rw) + w + logs)
-        res['rw'] = _eval(run_tool, args, train,
-                          osp.join(wd, f'eval_rw{rw_tag}.json'), [
-                              '--cam-dir', rw, '--field', 'rw', '--thr-start',
-                              '0.05', '--thr-end', '0.95'
-                          ])
-        if args.rw_bg_th is None:
-            args.rw_bg_th = round(float(res['rw']['best_thr']), 4)
-        sec['random_walk'] = time.time() - t
-
-    if args.until == 'rw':
-        return _report(args, res, sec, t0)
+def _stage_random_walk(run: _Run, cams: str) -> str:
+    """Stages 2-4: affinity labels, boundary net, random walk of the maps
+    and its sweep on train GT; returns the RW folder."""
+    args = run.args
+    t = time.time()
+    run.step('2. affinity labels')
+    aff = osp.join(run.wd, 'aff_labels')
+    run.run_tool([
+        'tools/pseudo_labels/make_affinity_labels.py', *run.data, '--cam-dir',
+        cams, '--out-dir', aff
+    ] + run.w)
+    run.sec['affinity'] = time.time() - t
 
     t = time.time()
-    step(f'5. pseudo labels (bg {args.rw_bg_th}, label-CRF 1 it unless '
-         f'{args.export}, ignore margin {args.ignore_margin}) + eval '
-         '(255 = miss)')
-    pl = osp.join(wd, f'pseudo_labels{tag}')
-    run_tool([
-        'tools/pseudo_labels/export_pseudo_labels.py', *data, '--map-dir', rw,
-        '--field', 'hr_cam' if args.no_rw else 'rw', '--out-dir', pl,
+    run.step('3. boundary network')
+    opts = [
+        f'train_dataloader.dataset.data_root={args.data_root}',
+        f'train_dataloader.dataset.split={run.train}',
+        f'train_dataloader.dataset.mask_dir={aff}'
+    ]
+    ckpt_b = _train(
+        run.run_tool,
+        args.boundary_config,
+        osp.join(run.wd, 'boundary'),
+        args.boundary_iters,
+        opts + run.smoke_train,
+        seed=args.seed)
+    run.sec['boundary'] = time.time() - t
+
+    t = time.time()
+    run.step('4. random walk + sweep on train GT (0.05..0.95)')
+    # RW maps depend on the RW settings only: a tag without --rw (an
+    # export setting) reuses the default RW maps
+    rw_tag = run.tag if args.rw else ''
+    rw = osp.join(run.wd, f'rw_train{rw_tag}')
+    run.run_tool([
+        'tools/pseudo_labels/random_walk.py', args.boundary_config, ckpt_b,
+        *run.data, '--cam-dir', cams, '--out-dir', rw, '--batch-size', '4'
+    ] + list(args.rw) + run.w + run.logs)
+    run.res['rw'] = run.eval(f'eval_rw{rw_tag}', [
+        '--cam-dir', rw, '--field', 'rw', '--thr-start', '0.05', '--thr-end',
+        '0.95'
+    ])
+    if args.rw_bg_th is None:
+        args.rw_bg_th = round(float(run.res['rw']['best_thr']), 4)
+    run.sec['random_walk'] = time.time() - t
+    return rw
+
+
+def _stage_pseudo_labels(run: _Run, cams: str, rw: str) -> str:
+    """Stage 5: the PNGs of the RW maps (or of the stage-1 maps with
+    ``--no-rw``) and their mIoU on train GT; returns their folder."""
+    args, t = run.args, time.time()
+    run.step(f'5. pseudo labels (bg {args.rw_bg_th}, label-CRF 1 it unless '
+             f'{args.export}, ignore margin {args.ignore_margin}) + eval '
+             '(255 = miss)')
+    pl = osp.join(run.wd, f'pseudo_labels{run.tag}')
+    run.run_tool([
+        'tools/pseudo_labels/export_pseudo_labels.py', *run.data, '--map-dir',
+        rw, '--field', 'hr_cam' if args.no_rw else 'rw', '--out-dir', pl,
         '--bg-th',
         str(args.rw_bg_th), '--ignore-margin',
         str(args.ignore_margin)
     ] + (['--cam-dir', cams, '--cam-classes', *map(str, args.cam_classes)]
-         if args.cam_classes else []) + list(args.export) + w)
-    res['pseudo_labels'] = _eval(run_tool, args, train,
-                                 osp.join(wd, f'eval_pseudo_labels{tag}.json'),
-                                 ['--png-dir', pl])
-    sec['export'] = time.time() - t
-    if args.until == 'pseudo_labels':
-        return _report(args, res, sec, t0)
+         if args.cam_classes else []) + list(args.export) + run.w)
+    run.res['pseudo_labels'] = run.eval(f'eval_pseudo_labels{run.tag}',
+                                        ['--png-dir', pl])
+    run.sec['export'] = time.time() - t
+    return pl
 
-    t = time.time()
-    step('6. segmentation stage on the pseudo labels, test split')
+
+def _seg_test(run: _Run,
+              opts,
+              ckpt,
+              name,
+              tta=False,
+              gt_labels=False,
+              split=None):
+    """tools/test.py of a seg checkpoint on a split (test unless said;
+    cached JSON)."""
+    args, split = run.args, split or run.test
+    out = osp.join(run.wd, f'{name}.json')
+    if not osp.isfile(out):
+        gt = [
+            'tta_model.use_gt_labels=True',
+            'test_dataloader.dataset.label_source=json'
+        ] if gt_labels else []
+        split_opts = [
+            o if not o.startswith('test_dataloader.dataset.split=') else
+            f'test_dataloader.dataset.split={split}' for o in opts
+        ]
+        run.run_tool([
+            'tools/test.py', args.seg_config, ckpt, '--work-dir',
+            osp.join(run.wd, name), '--cfg-options', *split_opts, *gt
+        ] + (['--tta'] if tta else []))
+        # the metrics of the last test run (mmengine writes a JSON)
+        import glob
+
+        from mmwsss.utils.fileio import atomic_save_json
+        logs = sorted(glob.glob(osp.join(run.wd, name, '*', '*.json')))
+        if not logs:
+            sys.exit(f'error: no metrics JSON in {osp.join(run.wd, name)}')
+        with open(logs[-1]) as f:
+            metrics = json.load(f)
+        atomic_save_json(out, metrics, indent=None)
+    with open(out) as f:
+        return json.load(f)
+
+
+def _stage_seg(run: _Run, pl: str) -> None:
+    """Stage 6: the segmentation net trained on the pseudo labels; its mIoU
+    on test (and val, TTA, the curve, as asked)."""
+    args, res, t = run.args, run.res, time.time()
+    run.step('6. segmentation stage on the pseudo labels, test split')
     opts = [
         f'{k}_dataloader.dataset.data_root={args.data_root}'
         for k in ('train', 'val', 'test')
     ]
     opts += [
-        f'train_dataloader.dataset.split={train}',
+        f'train_dataloader.dataset.split={run.train}',
         f'train_dataloader.dataset.mask_dir={pl}',
-        f'test_dataloader.dataset.split={test}'
+        f'test_dataloader.dataset.split={run.test}'
     ]
     if args.seg_class_weight == 'inv-sqrt':
         from mmengine.config import Config
@@ -520,73 +562,80 @@ def main() -> int:
     else:
         opts_train = []
     # the seg outputs of a seg-stage setting (--seg-tag)
-    tag = tag + (f'_{args.seg_tag}' if args.seg_tag else '')
-    seg_wd = osp.join(wd, f'seg{tag}')
+    tag = run.tag + (f'_{args.seg_tag}' if args.seg_tag else '')
+    seg_wd = osp.join(run.wd, f'seg{tag}')
     # no val loop (camvid val is one short clip; the test split is the
     # benchmark, evaluated below)
     ckpt_s = _train(
-        run_tool,
+        run.run_tool,
         args.seg_config,
         seg_wd,
         args.seg_iters,
         opts + opts_train +
         ['val_cfg=None', 'val_dataloader=None', 'val_evaluator=None'] +
-        smoke_train,
+        run.smoke_train,
         every=args.seg_curve,
         seed=args.seed)
-    sec['seg_train'] = time.time() - t
+    run.sec['seg_train'] = time.time() - t
     t = time.time()
-
-    def seg_test(ckpt, name, tta=False, gt_labels=False, split=test):
-        """tools/test.py of a seg checkpoint on a split (test unless
-        said; cached JSON)."""
-        out = osp.join(wd, f'{name}.json')
-        if not osp.isfile(out):
-            gt = [
-                'tta_model.use_gt_labels=True',
-                'test_dataloader.dataset.label_source=json'
-            ] if gt_labels else []
-            split_opts = [
-                o if not o.startswith('test_dataloader.dataset.split=') else
-                f'test_dataloader.dataset.split={split}' for o in opts
-            ]
-            run_tool([
-                'tools/test.py', args.seg_config, ckpt, '--work-dir',
-                osp.join(wd, name), '--cfg-options', *split_opts, *gt
-            ] + (['--tta'] if tta else []))
-            # the metrics of the last test run (mmengine writes a JSON)
-            import glob
-            logs = sorted(glob.glob(osp.join(wd, name, '*', '*.json')))
-            if not logs:
-                sys.exit(f'error: no metrics JSON in {osp.join(wd, name)}')
-            with open(logs[-1]) as f:
-                metrics = json.load(f)
-            atomic_save_json(out, metrics, indent=None)
-        with open(out) as f:
-            return json.load(f)
 
     for tta in ([False, True] if args.tta else [False]):
         name = 'seg_test_tta' if tta else 'seg_test'
-        res[name] = seg_test(ckpt_s, name + tag, tta)
+        res[name] = _seg_test(run, opts, ckpt_s, name + tag, tta)
     if args.seg_val:
         # the split a seg-stage setting is chosen on (never test)
-        res['seg_val'] = seg_test(
-            ckpt_s, f'seg_val{tag}', split=_split(args, 'val'))
+        res['seg_val'] = _seg_test(
+            run, opts, ckpt_s, f'seg_val{tag}', split=_split(args, 'val'))
     if args.gt_labels:
-        res['seg_test_tta_gt'] = seg_test(
-            ckpt_s, f'seg_test_tta_gt{tag}', tta=True, gt_labels=True)
+        res['seg_test_tta_gt'] = _seg_test(
+            run,
+            opts,
+            ckpt_s,
+            f'seg_test_tta_gt{tag}',
+            tta=True,
+            gt_labels=True)
     if args.seg_curve:
         last = int(osp.basename(ckpt_s)[len('iter_'):-len('.pth')])
         # the last point is the final checkpoint: its test above
         res['seg_curve'] = {
             it:
-            res['seg_test']['mIoU'] if it == last else seg_test(
-                osp.join(seg_wd, f'iter_{it}.pth'),
+            res['seg_test']['mIoU'] if it == last else _seg_test(
+                run, opts, osp.join(seg_wd, f'iter_{it}.pth'),
                 f'seg_test{tag}_iter{it}')['mIoU']
             for it in range(args.seg_curve, last + 1, args.seg_curve)
         }
-    sec['seg_test'] = time.time() - t
-    return _report(args, res, sec, t0)
+    run.sec['seg_test'] = time.time() - t
+
+
+def main() -> int:
+    args = parse_args()
+    args.data_root = osp.abspath(args.data_root)
+    from tools.cam_pipeline import run_tool, step
+    smoke_train, smoke_logs = [], []
+    if args.smoke:
+        smoke_train, smoke_logs = _smoke_setup(args, run_tool, step)
+    if not osp.isdir(args.data_root):
+        sys.exit(f'error: {args.data_root} not found: pass --data-root')
+    if not osp.isfile(args.cam_checkpoint):
+        sys.exit(f'error: CAM checkpoint {args.cam_checkpoint} not found: '
+                 f'run benchmarks/cam_camvid_things.py first (or pass '
+                 f'--cam-checkpoint)')
+    os.makedirs(args.work_dir, exist_ok=True)
+    _check_source(args)
+    run = _Run(args, run_tool, step, smoke_train, smoke_logs)
+    cams = _stage_maps(run)
+    if args.no_rw:
+        # the PNGs straight from the stage-1 maps, at their sweep best
+        rw = cams
+        if args.rw_bg_th is None:
+            args.rw_bg_th = round(float(run.res['cam']['best_thr']), 4)
+    else:
+        rw = _stage_random_walk(run, cams)
+    if args.until != 'rw':
+        pl = _stage_pseudo_labels(run, cams, rw)
+        if args.until == 'seg':
+            _stage_seg(run, pl)
+    return _report(args, run.res, run.sec, run.t0)
 
 
 def _report(args, res, sec, t0) -> int:
