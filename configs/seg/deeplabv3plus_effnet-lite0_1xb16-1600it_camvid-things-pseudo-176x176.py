@@ -1,8 +1,9 @@
-# The camvid seg stage at 1,600 iterations: the schedule chosen on camvid
-# val for the multi-stage recipe from the RS+EPM seeds (issue 16,
+# The camvid seg stage at 1,600 iterations: the schedule first chosen on
+# camvid val for the multi-stage recipe from the RS+EPM seeds (issue 16,
 # benchmarks/README.md "Multi-stage from the RS+EPM seeds": val 35.78 % vs
-# 28.25 % at 800 it; test 30.04 %). Same as the 800-it config with the poly
-# schedule stretched to 1,600 iterations (what
+# 28.25 % at 800 it; test 30.04 % at seed 0, 27.51 % at seed 1), since
+# replaced by the 3,200-it config (val 36.16 %). Same as the 800-it config
+# with the poly schedule stretched to 1,600 iterations (what
 # `benchmarks/pseudo_labels_camvid_things.py --seg-iters 1600` runs). The
 # recipe also weights the cross-entropy by p_c^-1/2 of the pseudo-label class
 # frequencies, which depend on the PNGs: the benchmark computes them
