@@ -1,9 +1,10 @@
 # The camvid seg stage at 3,200 iterations: the schedule chosen on camvid
 # val for the multi-stage recipe from the RS+EPM seeds (issue 16,
 # benchmarks/README.md "Multi-stage from the RS+EPM seeds": val 36.16 % vs
-# 35.78 % at 1,600 it and 28.25 % at 800 it; test 31.41 % at seed 0). Same
-# as the 800-it config with the poly schedule stretched to 3,200 iterations
-# (what `benchmarks/pseudo_labels_camvid_things.py --seg-iters 3200` runs).
+# 35.78 % at 1,600 it and 28.25 % at 800 it; test 31.41 % at seed 0, 28.26 %
+# at seed 1). Same as the 800-it config with the poly schedule stretched to
+# 3,200 iterations (what `benchmarks/pseudo_labels_camvid_things.py
+# --seg-iters 3200` runs).
 # The recipe also weights the cross-entropy by p_c^-1/2 of the pseudo-label
 # class frequencies, which depend on the PNGs: the benchmark computes them
 # (`--seg-class-weight inv-sqrt`); by hand, set
